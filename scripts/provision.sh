@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Provision libtorch 2.11.0 (the version tch 0.24.0 binds) from PyPI into a cache outside the repository.
+# Idempotent: a complete install is detected by a stamp file and reused.
+# Prints the libtorch directory (the torch package folder, with lib/ and include/) on stdout.
+set -euo pipefail
+
+TORCH_VERSION="2.11.0"
+CACHE_DIR="${IJKONET_CACHE_DIR:-$HOME/.cache/ijkonet}"
+VENV="$CACHE_DIR/torch-$TORCH_VERSION"
+STAMP="$VENV/.ijkonet-complete"
+
+if [ ! -f "$STAMP" ]; then
+    echo "provision: installing torch==$TORCH_VERSION into $VENV (one time, ~4.6 GB)" >&2
+    mkdir -p "$CACHE_DIR"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "torch==$TORCH_VERSION" >&2
+    "$VENV/bin/python" -W ignore -c "import torch, os; assert torch.__version__.startswith('$TORCH_VERSION'), torch.__version__; print(os.path.dirname(torch.__file__))" > "$VENV/.libtorch-dir"
+    touch "$STAMP"
+fi
+cat "$VENV/.libtorch-dir"

@@ -1,0 +1,292 @@
+use crate::error::{Error, Result};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// One measurement: the time it was taken and the n × d cloud of measured points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub time: f64,
+    pub points: Array2<f64>,
+}
+
+impl Snapshot {
+    pub fn len(&self) -> usize {
+        self.points.nrows()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.points.nrows() == 0
+    }
+}
+
+/// A validated sequence of snapshots: at least 2, strictly increasing finite times, one common
+/// dimension d ≥ 1, at least 2 finite points each. Sizes n_k and time gaps may differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshots {
+    snapshots: Vec<Snapshot>,
+}
+
+impl Snapshots {
+    /// Build from times and clouds, validating everything (see the type's documentation).
+    pub fn new(times: Vec<f64>, clouds: Vec<Array2<f64>>) -> Result<Self> {
+        if times.len() != clouds.len() {
+            return Err(Error::invalid_argument(format!(
+                "{} times given for {} point clouds",
+                times.len(),
+                clouds.len()
+            )));
+        }
+        let snapshots: Vec<Snapshot> =
+            times.into_iter().zip(clouds).map(|(time, points)| Snapshot { time, points }).collect();
+        Self::validate(&snapshots)?;
+        Ok(Snapshots { snapshots })
+    }
+
+    /// Build from f32/f64 row-major buffers: `data[k]` holds `n_k * dim` values.
+    pub fn from_flat<T: Copy + Into<f64>>(times: &[f64], data: &[&[T]], dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::invalid_argument("dimension must be at least 1"));
+        }
+        let clouds = data
+            .iter()
+            .enumerate()
+            .map(|(k, buf)| {
+                if buf.len() % dim != 0 {
+                    return Err(Error::invalid_argument(format!(
+                        "snapshot {k}: buffer of {} values is not a multiple of the dimension {dim}",
+                        buf.len()
+                    )));
+                }
+                let v: Vec<f64> = buf.iter().map(|&x| x.into()).collect();
+                Ok(Array2::from_shape_vec((buf.len() / dim, dim), v).expect("shape checked"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(times.to_vec(), clouds)
+    }
+
+    /// Build from one matrix of all points and a per-row time label (as single-cell data come):
+    /// rows with equal labels form one snapshot, ordered by label. `times` maps a label to its
+    /// time; `None` uses the label value itself as the time.
+    pub fn from_labelled(data: ArrayView2<f64>, labels: &[f64], times: Option<&dyn Fn(f64) -> f64>) -> Result<Self> {
+        if data.nrows() != labels.len() {
+            return Err(Error::invalid_argument(format!(
+                "{} labels given for {} rows",
+                labels.len(),
+                data.nrows()
+            )));
+        }
+        if let Some(bad) = labels.iter().find(|l| !l.is_finite()) {
+            return Err(Error::invalid_data(format!("time label {bad} is not finite")));
+        }
+        let mut distinct: Vec<f64> = labels.to_vec();
+        distinct.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        distinct.dedup();
+        let mut clouds = Vec::with_capacity(distinct.len());
+        for &lab in &distinct {
+            let rows: Vec<usize> = labels.iter().enumerate().filter(|(_, &l)| l == lab).map(|(i, _)| i).collect();
+            clouds.push(data.select(Axis(0), &rows));
+        }
+        let times_out = distinct.iter().map(|&l| times.map_or(l, |f| f(l))).collect();
+        Self::new(times_out, clouds)
+    }
+
+    fn validate(snaps: &[Snapshot]) -> Result<()> {
+        if snaps.len() < 2 {
+            return Err(Error::invalid_data(format!(
+                "at least 2 snapshots are needed to learn dynamics, got {}",
+                snaps.len()
+            )));
+        }
+        let d = snaps[0].points.ncols();
+        if d == 0 {
+            return Err(Error::invalid_data("snapshot 0 has dimension 0; the dimension must be at least 1"));
+        }
+        for (k, s) in snaps.iter().enumerate() {
+            if !s.time.is_finite() {
+                return Err(Error::invalid_data(format!("snapshot {k}: time {} is not finite", s.time)));
+            }
+            if k > 0 && s.time <= snaps[k - 1].time {
+                return Err(Error::invalid_data(format!(
+                    "snapshot times must be strictly increasing: snapshot {k} has time {} after {}",
+                    s.time,
+                    snaps[k - 1].time
+                )));
+            }
+            if s.points.ncols() != d {
+                return Err(Error::invalid_data(format!(
+                    "snapshot {k} has dimension {} but snapshot 0 has dimension {d}",
+                    s.points.ncols()
+                )));
+            }
+            if s.points.nrows() < 2 {
+                return Err(Error::invalid_data(format!(
+                    "snapshot {k} (time {}) has {} point(s); at least 2 are needed",
+                    s.time,
+                    s.points.nrows()
+                )));
+            }
+            if let Some((idx, v)) = s.points.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::invalid_data(format!(
+                    "snapshot {k}: value {v} at row {}, column {} is not finite",
+                    idx / d,
+                    idx % d
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of snapshots (≥ 2).
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+    /// Always false: a valid `Snapshots` holds at least two snapshots.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+    /// The common dimension d.
+    pub fn dim(&self) -> usize {
+        self.snapshots[0].points.ncols()
+    }
+    pub fn times(&self) -> Vec<f64> {
+        self.snapshots.iter().map(|s| s.time).collect()
+    }
+    /// Points per snapshot.
+    pub fn sizes(&self) -> Vec<usize> {
+        self.snapshots.iter().map(Snapshot::len).collect()
+    }
+    pub fn get(&self, k: usize) -> Option<&Snapshot> {
+        self.snapshots.get(k)
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, Snapshot> {
+        self.snapshots.iter()
+    }
+    /// Time gaps t_{k+1} − t_k (all positive).
+    pub fn gaps(&self) -> Vec<f64> {
+        self.snapshots.windows(2).map(|w| w[1].time - w[0].time).collect()
+    }
+
+    /// Split every snapshot independently: a random `test_fraction` of its points (seeded) goes to
+    /// the test set. Both halves keep at least 2 points per snapshot, or the split is refused.
+    pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Snapshots, Snapshots)> {
+        if !(test_fraction > 0.0 && test_fraction < 1.0) {
+            return Err(Error::invalid_argument(format!(
+                "test fraction must lie strictly between 0 and 1, got {test_fraction}"
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut train = Vec::with_capacity(self.len());
+        let mut test = Vec::with_capacity(self.len());
+        for (k, s) in self.snapshots.iter().enumerate() {
+            let n = s.len();
+            let n_test = (n as f64 * test_fraction).round() as usize;
+            if n_test < 2 || n - n_test < 2 {
+                return Err(Error::invalid_data(format!(
+                    "snapshot {k} has {n} points: a {test_fraction} split leaves fewer than 2 on one side"
+                )));
+            }
+            let mut perm: Vec<usize> = (0..n).collect();
+            perm.shuffle(&mut rng);
+            let (te, tr) = perm.split_at(n_test);
+            let (mut te, mut tr) = (te.to_vec(), tr.to_vec());
+            // Keep the original row order inside each half: reproducible and easy to inspect.
+            te.sort_unstable();
+            tr.sort_unstable();
+            train.push(Snapshot { time: s.time, points: s.points.select(Axis(0), &tr) });
+            test.push(Snapshot { time: s.time, points: s.points.select(Axis(0), &te) });
+        }
+        Ok((Snapshots { snapshots: train }, Snapshots { snapshots: test }))
+    }
+}
+
+impl<'a> IntoIterator for &'a Snapshots {
+    type Item = &'a Snapshot;
+    type IntoIter = std::slice::Iter<'a, Snapshot>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.snapshots.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn two() -> Vec<Array2<f64>> {
+        vec![array![[0.0, 1.0], [2.0, 3.0]], array![[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]]
+    }
+
+    #[test]
+    fn accepts_unequal_sizes_and_gaps() {
+        let s = Snapshots::new(vec![0.0, 3.0], two()).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.dim(), 2);
+        assert_eq!(s.sizes(), vec![2, 3]);
+        assert_eq!(s.gaps(), vec![3.0]);
+    }
+
+    #[test]
+    fn rejects_invalid_inputs_with_messages() {
+        let e = Snapshots::new(vec![0.0], vec![array![[0.0], [1.0]]]).unwrap_err();
+        assert!(e.message().contains("at least 2 snapshots"), "{e}");
+        let e = Snapshots::new(vec![1.0, 1.0], two()).unwrap_err();
+        assert!(e.message().contains("strictly increasing"), "{e}");
+        let e = Snapshots::new(vec![0.0, f64::NAN], two()).unwrap_err();
+        assert!(e.message().contains("not finite"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0], vec![array![[0.0, 1.0], [2.0, 3.0]], array![[1.0], [2.0]]]).unwrap_err();
+        assert!(e.message().contains("dimension"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0], vec![array![[0.0, 1.0]], array![[1.0, 2.0], [2.0, 3.0]]]).unwrap_err();
+        assert!(e.message().contains("at least 2 are needed"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0], vec![Array2::zeros((0, 2)), Array2::zeros((3, 2))]).unwrap_err();
+        assert!(e.message().contains("0 point"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0], vec![array![[0.0, f64::INFINITY], [2.0, 3.0]], array![[1.0, 1.0], [2.0, 2.0]]])
+            .unwrap_err();
+        assert!(e.message().contains("row 0, column 1"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0, 2.0], two()).unwrap_err();
+        assert!(e.message().contains("3 times given for 2"), "{e}");
+        let e = Snapshots::new(vec![0.0, 1.0], vec![Array2::zeros((2, 0)), Array2::zeros((2, 0))]).unwrap_err();
+        assert!(e.message().contains("dimension 0"), "{e}");
+    }
+
+    #[test]
+    fn flat_buffers_in_f32_and_f64() {
+        let a: Vec<f32> = vec![0.0, 1.0, 2.0, 3.0];
+        let b: Vec<f32> = vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0];
+        let s = Snapshots::from_flat(&[0.0, 1.0], &[&a, &b], 2).unwrap();
+        assert_eq!(s, Snapshots::new(vec![0.0, 1.0], two()).unwrap());
+        let c: Vec<f64> = vec![1.0, 2.0, 3.0];
+        let e = Snapshots::from_flat(&[0.0, 1.0], &[&c, &c], 2).unwrap_err();
+        assert!(e.message().contains("not a multiple"), "{e}");
+        assert!(Snapshots::from_flat::<f64>(&[0.0, 1.0], &[&c, &c], 0).is_err());
+    }
+
+    #[test]
+    fn labelled_rows_group_by_sorted_label() {
+        let data = array![[1.0], [10.0], [2.0], [11.0], [12.0]];
+        let labels = [1.0, 0.0, 1.0, 0.0, 0.0];
+        let s = Snapshots::from_labelled(data.view(), &labels, Some(&|l| 3.0 * l)).unwrap();
+        assert_eq!(s.times(), vec![0.0, 3.0]);
+        assert_eq!(s.get(0).unwrap().points, array![[10.0], [11.0], [12.0]]);
+        assert_eq!(s.get(1).unwrap().points, array![[1.0], [2.0]]);
+        assert!(Snapshots::from_labelled(data.view(), &labels[..4], None).is_err());
+    }
+
+    #[test]
+    fn split_is_seeded_disjoint_and_complete() {
+        let cloud = Array2::from_shape_fn((50, 1), |(i, _)| i as f64);
+        let s = Snapshots::new(vec![0.0, 1.0], vec![cloud.clone(), cloud]).unwrap();
+        let (tr, te) = s.split(0.4, 7).unwrap();
+        assert_eq!(tr.sizes(), vec![30, 30]);
+        assert_eq!(te.sizes(), vec![20, 20]);
+        let mut all: Vec<f64> = tr.get(0).unwrap().points.iter().chain(te.get(0).unwrap().points.iter()).copied().collect();
+        all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(all, (0..50).map(|i| i as f64).collect::<Vec<_>>());
+        // Snapshots are split independently: the two halves differ between snapshots.
+        assert_ne!(te.get(0).unwrap().points, te.get(1).unwrap().points);
+        assert_eq!(s.split(0.4, 7).unwrap(), (tr.clone(), te.clone()));
+        assert_ne!(s.split(0.4, 8).unwrap().1, te);
+        assert!(s.split(0.0, 1).is_err());
+        assert!(s.split(0.99, 1).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Differential entropy estimation from samples.

@@ -4,5 +4,8 @@
 mod io;
 mod snapshots;
 
-
+pub use io::{
+    read_csv, read_labelled_npy, read_npy_matrix, read_npy_vector, read_npz, write_npz, CsvHeader, CsvOptions,
+    LabelColumn,
+};
 pub use snapshots::{Snapshot, Snapshots};

@@ -21,3 +21,11 @@ pub use error::{Error, ErrorKind, Result};
 
 /// The crate version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub mod config;
+pub mod energy;
+pub mod maps;
+pub mod methods;
+pub mod model;
+pub mod nn;
+pub mod optim;
+pub mod tensor;

@@ -8,7 +8,7 @@
 //! tracking gives the envelope-theorem (Danskin) gradient 2 Σ_j P_ij (x_i − y_j) at the solution.
 
 use crate::error::{Error, Result};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Solver settings. ε is absolute (in units of squared distance).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,7 +127,7 @@ pub fn sinkhorn_divergence(x: &Tensor, y: &Tensor, opts: &SinkhornOptions) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     fn cloud(n: i64, d: i64, seed: i64) -> Tensor {
         tch::manual_seed(seed);

@@ -1,0 +1,315 @@
+//! Training configuration, settable by string key (what the C ABI, the CLI and the model file use,
+//! so adding an option never changes a function signature).
+
+use crate::device::DeviceSpec;
+use crate::energy::{EnergyConfig, Variant};
+use crate::error::{Error, Result};
+use crate::maps::{LogDetEstimator, MapConfig};
+use crate::nn::Activation;
+use crate::optim::AdamConfig;
+
+/// Everything that defines a training run. Defaults follow the iJKOnet spec (§6 table), which the
+/// paper leaves mostly unstated; they are documented defaults, not published values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub energy: EnergyConfig,
+    pub maps: MapConfig,
+    pub logdet: LogDetEstimator,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Map updates per energy update (M).
+    pub map_steps: usize,
+    pub energy_optim: AdamConfig,
+    pub map_optim: AdamConfig,
+    /// JKO step size for the mean gap between snapshots; step k uses τ·(t_{k+1} − t_k)/mean gap.
+    pub tau: f64,
+    pub seed: u64,
+    pub device: DeviceSpec,
+    /// Neighbours for the Kozachenko–Leonenko entropy of the data (internal energy only).
+    pub entropy_k: usize,
+    /// Intra-op threads for libtorch on CPU (0 = leave libtorch's default).
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            energy: EnergyConfig::default(),
+            maps: MapConfig::default(),
+            logdet: LogDetEstimator::Exact,
+            epochs: 100,
+            batch_size: 250,
+            map_steps: 10,
+            energy_optim: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip_norm: Some(10.0) },
+            map_optim: AdamConfig { lr: 1e-2, beta1: 0.5, beta2: 0.9, eps: 1e-8, clip_norm: None },
+            tau: 1.0,
+            seed: 0,
+            device: DeviceSpec::Auto,
+            entropy_k: 5,
+            threads: 0,
+        }
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+    value.trim().parse::<T>().map_err(|_| Error::invalid_argument(format!("invalid value '{value}' for '{key}'")))
+}
+
+fn parse_f64(key: &str, value: &str) -> Result<f64> {
+    let v: f64 = parse_num(key, value)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': not finite")))
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': expected true or false"))),
+    }
+}
+
+fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
+    let layers: Vec<i64> = value
+        .split(|c| c == ',' || c == 'x' || c == ' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_num::<i64>(key, s))
+        .collect::<Result<_>>()?;
+    if layers.is_empty() || layers.iter().any(|&h| h <= 0 || h > 1 << 16) {
+        return Err(Error::invalid_argument(format!(
+            "invalid value '{value}' for '{key}': expected comma-separated positive layer widths"
+        )));
+    }
+    Ok(layers)
+}
+
+fn parse_activation(key: &str, value: &str) -> Result<Activation> {
+    Activation::parse(value.trim()).ok_or_else(|| {
+        Error::invalid_argument(format!("invalid value '{value}' for '{key}': expected softplus, selu, relu, tanh or silu"))
+    })
+}
+
+fn fmt_layers(l: &[i64]) -> String {
+    l.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
+}
+
+impl TrainConfig {
+    /// Every settable key, in a stable order.
+    pub const KEYS: &'static [&'static str] = &[
+        "variant",
+        "energy_hidden",
+        "energy_activation",
+        "theta3_init",
+        "map_hidden",
+        "map_activation",
+        "map_shared",
+        "map_residual",
+        "logdet",
+        "epochs",
+        "batch_size",
+        "map_steps",
+        "energy_lr",
+        "energy_beta1",
+        "energy_beta2",
+        "energy_eps",
+        "energy_clip",
+        "map_lr",
+        "map_beta1",
+        "map_beta2",
+        "map_eps",
+        "tau",
+        "seed",
+        "device",
+        "entropy_k",
+        "threads",
+    ];
+
+    /// Set one option from its string form. Unknown keys and invalid values are errors naming them;
+    /// on error the configuration is unchanged.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let mut next = self.clone();
+        next.apply(key, value)?;
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "variant" => self.energy.variant = value.parse::<Variant>()?,
+            "energy_hidden" => self.energy.hidden = parse_layers(key, value)?,
+            "energy_activation" => self.energy.activation = parse_activation(key, value)?,
+            "theta3_init" => {
+                let v = parse_f64(key, value)?;
+                if v <= 0.0 {
+                    return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': must be > 0")));
+                }
+                self.energy.theta3_init = v
+            }
+            "map_hidden" => self.maps.hidden = parse_layers(key, value)?,
+            "map_activation" => self.maps.activation = parse_activation(key, value)?,
+            "map_shared" => self.maps.shared = parse_bool(key, value)?,
+            "map_residual" => self.maps.residual = parse_bool(key, value)?,
+            "logdet" => {
+                let v = value.trim();
+                self.logdet = if v == "exact" {
+                    LogDetEstimator::Exact
+                } else if let Some(t) = v.strip_prefix("stochastic") {
+                    let terms = match t.strip_prefix(':') {
+                        Some(n) => parse_num::<usize>(key, n)?,
+                        None if t.is_empty() => 4,
+                        None => return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}'"))),
+                    };
+                    if terms == 0 || terms > 64 {
+                        return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': 1..=64 terms")));
+                    }
+                    LogDetEstimator::Stochastic { terms }
+                } else {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': expected exact or stochastic[:terms]"
+                    )));
+                }
+            }
+            "epochs" => self.epochs = parse_num(key, value)?,
+            "batch_size" => self.batch_size = positive(key, value)?,
+            "map_steps" => self.map_steps = positive(key, value)?,
+            "energy_lr" => self.energy_optim.lr = parse_f64(key, value)?,
+            "energy_beta1" => self.energy_optim.beta1 = parse_f64(key, value)?,
+            "energy_beta2" => self.energy_optim.beta2 = parse_f64(key, value)?,
+            "energy_eps" => self.energy_optim.eps = parse_f64(key, value)?,
+            "energy_clip" => {
+                self.energy_optim.clip_norm =
+                    if value.trim() == "none" { None } else { Some(parse_f64(key, value)?) }
+            }
+            "map_lr" => self.map_optim.lr = parse_f64(key, value)?,
+            "map_beta1" => self.map_optim.beta1 = parse_f64(key, value)?,
+            "map_beta2" => self.map_optim.beta2 = parse_f64(key, value)?,
+            "map_eps" => self.map_optim.eps = parse_f64(key, value)?,
+            "tau" => {
+                let v = parse_f64(key, value)?;
+                if v <= 0.0 {
+                    return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': must be > 0")));
+                }
+                self.tau = v
+            }
+            "seed" => self.seed = parse_num(key, value)?,
+            "device" => self.device = value.parse()?,
+            "entropy_k" => self.entropy_k = positive(key, value)?,
+            "threads" => self.threads = parse_num(key, value)?,
+            _ => {
+                return Err(Error::invalid_argument(format!(
+                    "unknown configuration key '{key}' (known keys: {})",
+                    Self::KEYS.join(", ")
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of one key as a string (the inverse of [`TrainConfig::set`]).
+    pub fn get(&self, key: &str) -> Result<String> {
+        let opt = |c: Option<f64>| c.map_or("none".to_string(), |v| v.to_string());
+        Ok(match key {
+            "variant" => self.energy.variant.to_string(),
+            "energy_hidden" => fmt_layers(&self.energy.hidden),
+            "energy_activation" => self.energy.activation.name().into(),
+            "theta3_init" => self.energy.theta3_init.to_string(),
+            "map_hidden" => fmt_layers(&self.maps.hidden),
+            "map_activation" => self.maps.activation.name().into(),
+            "map_shared" => self.maps.shared.to_string(),
+            "map_residual" => self.maps.residual.to_string(),
+            "logdet" => match self.logdet {
+                LogDetEstimator::Exact => "exact".into(),
+                LogDetEstimator::Stochastic { terms } => format!("stochastic:{terms}"),
+            },
+            "epochs" => self.epochs.to_string(),
+            "batch_size" => self.batch_size.to_string(),
+            "map_steps" => self.map_steps.to_string(),
+            "energy_lr" => self.energy_optim.lr.to_string(),
+            "energy_beta1" => self.energy_optim.beta1.to_string(),
+            "energy_beta2" => self.energy_optim.beta2.to_string(),
+            "energy_eps" => self.energy_optim.eps.to_string(),
+            "energy_clip" => opt(self.energy_optim.clip_norm),
+            "map_lr" => self.map_optim.lr.to_string(),
+            "map_beta1" => self.map_optim.beta1.to_string(),
+            "map_beta2" => self.map_optim.beta2.to_string(),
+            "map_eps" => self.map_optim.eps.to_string(),
+            "tau" => self.tau.to_string(),
+            "seed" => self.seed.to_string(),
+            "device" => self.device.to_string(),
+            "entropy_k" => self.entropy_k.to_string(),
+            "threads" => self.threads.to_string(),
+            _ => return Err(Error::invalid_argument(format!("unknown configuration key '{key}'"))),
+        })
+    }
+
+    /// All (key, value) pairs.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        Self::KEYS.iter().map(|k| (k.to_string(), self.get(k).expect("known key"))).collect()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.energy_optim.validate("energy")?;
+        self.map_optim.validate("map")?;
+        if self.batch_size < 2 || self.map_steps == 0 || self.entropy_k == 0 {
+            return Err(Error::invalid_argument("batch_size must be ≥ 2, map_steps and entropy_k ≥ 1"));
+        }
+        Ok(())
+    }
+}
+
+fn positive(key: &str, value: &str) -> Result<usize> {
+    let v: usize = parse_num(key, value)?;
+    if v == 0 {
+        return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': must be ≥ 1")));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_round_trips_through_its_string_form() {
+        let mut c = TrainConfig::default();
+        c.set("variant", "t,V+U").unwrap();
+        c.set("energy_hidden", "32,16").unwrap();
+        c.set("logdet", "stochastic:3").unwrap();
+        c.set("energy_clip", "none").unwrap();
+        c.set("device", "cpu").unwrap();
+        c.set("map_shared", "false").unwrap();
+        let mut d = TrainConfig::default();
+        for (k, v) in c.entries() {
+            d.set(&k, &v).unwrap();
+        }
+        assert_eq!(c, d);
+        assert_eq!(c.get("variant").unwrap(), "t,V+U");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let mut c = TrainConfig::default();
+        let e = c.set("learning_rate", "1").unwrap_err();
+        assert!(e.message().contains("unknown configuration key 'learning_rate'"), "{e}");
+        for (k, v) in [
+            ("epochs", "-3"),
+            ("energy_lr", "nan"),
+            ("energy_beta1", "1.5"),
+            ("variant", "V+X"),
+            ("energy_hidden", "64,0"),
+            ("tau", "0"),
+            ("device", "tpu"),
+            ("map_shared", "maybe"),
+            ("batch_size", "0"),
+        ] {
+            let before = c.clone();
+            let e = c.set(k, v).unwrap_err();
+            assert!(e.message().contains(k) || e.message().contains(v), "{k}={v}: {e}");
+            assert_eq!(c, before, "a rejected value must leave the configuration unchanged");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The learned energy J_θ(ρ) = ∫V dρ + ½∬W(x−y) dρdρ + θ₃∫ρ log ρ, shared by every method.
+//!
+//! Units: the networks work in *normalised time* (the mean gap between snapshots is 1), which keeps
+//! their outputs O(1) whatever the user's time unit. Queries convert back: in the user's time unit,
+//! ∇V_user = ∇V_net / time_scale (and the same for W and θ₃), so the learned SDE is
+//! dX = −∇V_user dt − (∇W_user ∗ ρ) dt + √(2 θ₃,user) dB with t in the user's unit.
+
+use crate::error::{Error, Result};
+use crate::nn::{Activation, Mlp};
+use std::fmt;
+use std::str::FromStr;
+use tch::nn::{self, Module};
+use tch::{Device, Tensor};
+
+/// Which energy terms are learned. `t,V` is a time-varying potential V(x, t).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub potential: bool,
+    pub interaction: bool,
+    pub internal: bool,
+    pub time_varying: bool,
+}
+
+impl Variant {
+    pub const V: Variant = Variant { potential: true, interaction: false, internal: false, time_varying: false };
+    pub const TV: Variant = Variant { potential: true, interaction: false, internal: false, time_varying: true };
+}
+
+impl Default for Variant {
+    fn default() -> Self {
+        Variant::V
+    }
+}
+
+impl FromStr for Variant {
+    type Err = Error;
+    /// Names as in the papers: `V`, `t,V` (or `tV`), `W`, `V+W`, `V+U`, `W+U`, `V+W+U`, `t,V+U`, …
+    /// (order of the terms is free; `U` is the internal energy θ₃∫ρ log ρ).
+    fn from_str(s: &str) -> Result<Self> {
+        let mut v = Variant { potential: false, interaction: false, internal: false, time_varying: false };
+        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+        let rest = if let Some(r) = compact.strip_prefix("T,") {
+            v.time_varying = true;
+            r.to_string()
+        } else if let Some(r) = compact.strip_prefix("TV") {
+            v.time_varying = true;
+            format!("V{r}")
+        } else {
+            compact
+        };
+        for term in rest.split('+') {
+            let slot = match term {
+                "V" => &mut v.potential,
+                "W" => &mut v.interaction,
+                "U" => &mut v.internal,
+                _ => return Err(Error::invalid_argument(format!("unknown energy variant '{s}': use terms V, W, U joined by '+', optionally prefixed by 't,'"))),
+            };
+            if *slot {
+                return Err(Error::invalid_argument(format!("energy variant '{s}' names a term twice")));
+            }
+            *slot = true;
+        }
+        if v.time_varying && !v.potential {
+            return Err(Error::invalid_argument(format!("energy variant '{s}': 't,' needs a potential V")));
+        }
+        Ok(v)
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut terms = Vec::new();
+        if self.potential {
+            terms.push("V");
+        }
+        if self.interaction {
+            terms.push("W");
+        }
+        if self.internal {
+            terms.push("U");
+        }
+        if self.time_varying {
+            write!(f, "t,")?;
+        }
+        f.write_str(&terms.join("+"))
+    }
+}
+
+/// Network shapes of the energy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnergyConfig {
+    pub variant: Variant,
+    pub hidden: Vec<i64>,
+    pub activation: Activation,
+    /// Initial θ₃ (normalised time units) when the internal energy is learned.
+    pub theta3_init: f64,
+}
+
+impl Default for EnergyConfig {
+    /// V only, 2×64 softplus MLPs (the papers' choice), θ₃ starting at 0.1.
+    fn default() -> Self {
+        EnergyConfig { variant: Variant::V, hidden: vec![64, 64], activation: Activation::Softplus, theta3_init: 0.1 }
+    }
+}
+
+/// The learned energy: networks plus their variable store.
+pub struct Energy {
+    pub(crate) vs: nn::VarStore,
+    pub(crate) config: EnergyConfig,
+    dim: i64,
+    potential: Option<Mlp>,
+    interaction: Option<Mlp>,
+    /// θ₃ = softplus(raw) ≥ 0.
+    theta3_raw: Option<Tensor>,
+}
+
+fn inverse_softplus(y: f64) -> f64 {
+    // log(exp(y) − 1), stable for large y.
+    if y > 20.0 {
+        y
+    } else {
+        y.exp_m1().ln()
+    }
+}
+
+impl Energy {
+    pub fn new(config: &EnergyConfig, dim: usize, device: Device) -> Result<Energy> {
+        let v = config.variant;
+        if !(v.potential || v.interaction || v.internal) {
+            return Err(Error::invalid_argument("the energy needs at least one of V, W, U"));
+        }
+        if config.hidden.iter().any(|&h| h <= 0) {
+            return Err(Error::invalid_argument(format!("hidden layer sizes must be positive, got {:?}", config.hidden)));
+        }
+        if !(config.theta3_init.is_finite() && config.theta3_init > 0.0) {
+            return Err(Error::invalid_argument("theta3_init must be positive and finite"));
+        }
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let d = dim as i64;
+        let potential = v.potential.then(|| {
+            let input = if v.time_varying { d + 1 } else { d };
+            Mlp::new(&(&root / "potential"), input, &config.hidden, 1, config.activation)
+        });
+        let interaction = v.interaction.then(|| Mlp::new(&(&root / "interaction"), d, &config.hidden, 1, config.activation));
+        let theta3_raw = v.internal.then(|| {
+            root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32]))
+        });
+        Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim as usize
+    }
+    pub fn variant(&self) -> Variant {
+        self.config.variant
+    }
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// V(x, t) per row (n), in network units; `t` is the normalised time (used by `t,V` only).
+    pub fn potential(&self, x: &Tensor, t: f64) -> Option<Tensor> {
+        self.potential.as_ref().map(|net| {
+            let input = if self.config.variant.time_varying {
+                let tt = Tensor::full([x.size()[0], 1], t, (x.kind(), x.device()));
+                Tensor::cat(&[x.shallow_clone(), tt], 1)
+            } else {
+                x.shallow_clone()
+            };
+            net.forward(&input).squeeze_dim(1)
+        })
+    }
+
+    /// Symmetrised interaction kernel W(z) = ½(w(z) + w(−z)) per row of z.
+    pub fn interaction_kernel(&self, z: &Tensor) -> Option<Tensor> {
+        self.interaction.as_ref().map(|net| ((net.forward(z) + net.forward(&-z)) * 0.5).squeeze_dim(1))
+    }
+
+    /// θ₃ as a scalar tensor (network units), if learned.
+    pub fn theta3(&self) -> Option<Tensor> {
+        self.theta3_raw.as_ref().map(|r| r.softplus().squeeze())
+    }
+
+    /// Empirical energy of a batch (eq. 24): mean V + ½ mean_{i,j} W(x_i − x_j) − θ₃ H, where the
+    /// entropy estimate H is supplied by the caller (precomputed for data, change of variables for maps).
+    pub fn batch_energy(&self, x: &Tensor, t: f64, entropy: Option<&Tensor>) -> Tensor {
+        let mut total = Tensor::zeros([], (x.kind(), x.device()));
+        if let Some(v) = self.potential(x, t) {
+            total = total + v.mean(v.kind());
+        }
+        if self.interaction.is_some() {
+            let n = x.size()[0];
+            let z = (x.unsqueeze(1) - x.unsqueeze(0)).reshape([n * n, self.dim]);
+            let w = self.interaction_kernel(&z).expect("interaction present");
+            total = total + w.mean(w.kind()) * 0.5;
+        }
+        if let (Some(th), Some(h)) = (self.theta3(), entropy) {
+            total = total - th * h;
+        }
+        total
+    }
+
+    /// ∇ₓV(x, t) (n×d, network units), detached.
+    pub fn grad_potential(&self, x: &Tensor, t: f64) -> Option<Tensor> {
+        self.potential.as_ref()?;
+        let xg = x.detach().set_requires_grad(true);
+        let v = self.potential(&xg, t).expect("potential present").sum(x.kind());
+        Some(Tensor::run_backward(&[v], &[&xg], false, false).pop().expect("one input"))
+    }
+
+    /// Interaction drift field (1/M) Σ_j ∇W(x_i − y_j) over a population y (n×d, network units).
+    /// Evaluated in chunks of rows to bound memory at n·M·d.
+    pub fn interaction_field(&self, x: &Tensor, population: &Tensor) -> Option<Tensor> {
+        self.interaction.as_ref()?;
+        let m = population.size()[0];
+        let chunk = (1 << 20) / m.max(1) + 1;
+        let parts: Vec<Tensor> = x
+            .split(chunk, 0)
+            .iter()
+            .map(|xc| {
+                let nc = xc.size()[0];
+                let z = (xc.unsqueeze(1) - population.unsqueeze(0)).reshape([nc * m, self.dim]).set_requires_grad(true);
+                let w = self.interaction_kernel(&z).expect("interaction present").sum(z.kind());
+                let g = Tensor::run_backward(&[w], &[&z], false, false).pop().expect("one input");
+                g.reshape([nc, m, self.dim]).mean_dim([1i64].as_slice(), false, g.kind())
+            })
+            .collect();
+        Some(Tensor::cat(&parts, 0))
+    }
+
+    pub(crate) fn set_trainable(&mut self, trainable: bool) {
+        if trainable {
+            self.vs.unfreeze()
+        } else {
+            self.vs.freeze()
+        }
+    }
+}

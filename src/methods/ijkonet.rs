@@ -1,0 +1,265 @@
+//! iJKOnet training: the inverse-optimisation min–max objective (spec eq. 14) solved by gradient
+//! descent–ascent. The maps T^k play the inner JKO steps for the current energy (minimise), the
+//! energy pushes itself down on the data ρ_{k+1} and up on the predictions T^k_#ρ_k (maximise).
+
+use crate::config::TrainConfig;
+use crate::data::Snapshots;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Model;
+use crate::tensor::to_tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::ops::ControlFlow;
+use tch::nn;
+use tch::{Kind, Tensor};
+
+/// What a progress callback sees after each epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean over the epoch's iterations of the energy player's loss Σ_k [Ĵ(X_{k+1}) − Ĵ(T^k X_k)].
+    pub energy_loss: f64,
+    /// Mean over the epoch of the map player's loss (energy of the pushed batch + transport cost).
+    pub map_loss: f64,
+    /// Optional evaluation metric (mean one-step W1 on held-out data), when requested.
+    pub metric: Option<f64>,
+}
+
+/// A training session: the model plus optimiser state, data on the device and the batch sampler.
+pub struct Trainer {
+    model: Model,
+    data: Vec<Tensor>,
+    energy_opt: nn::Optimizer,
+    map_opt: nn::Optimizer,
+    rng: ChaCha8Rng,
+    /// Last parameters known to give finite losses, restored when training diverges.
+    backup: Vec<Tensor>,
+    failed: bool,
+    iterations: usize,
+}
+
+fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
+    let n = x.size()[0] as usize;
+    if batch >= n {
+        return x.shallow_clone();
+    }
+    let idx: Vec<i64> = rand::seq::index::sample(rng, n, batch).into_iter().map(|i| i as i64).collect();
+    x.index_select(0, &Tensor::from_slice(&idx).to_device(x.device()))
+}
+
+impl Trainer {
+    /// Prepare training on `data` (validated snapshots). Precomputes the data entropies when the
+    /// internal energy is learned.
+    pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<Trainer> {
+        let mut model = Model::new(config, data.dim(), data.times())?;
+        if config.energy.variant.internal {
+            model.entropies = data
+                .iter()
+                .map(|s| crate::entropy::kozachenko_leonenko(s.points.view(), config.entropy_k.min(s.len() - 1)))
+                .collect::<Result<_>>()?;
+        }
+        let device = model.device;
+        let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
+        let energy_opt = config.energy_optim.build(&model.energy.vs)?;
+        let map_opt = config.map_optim.build(&model.maps.vs)?;
+        let mut t = Trainer {
+            model,
+            data: tensors,
+            energy_opt,
+            map_opt,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            backup: Vec::new(),
+            failed: false,
+            iterations: 0,
+        };
+        t.backup = t.snapshot_parameters();
+        Ok(t)
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Finish training and keep the model.
+    pub fn into_model(self) -> Model {
+        self.model
+    }
+
+    /// Energy updates performed so far.
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+
+    fn parameters(&self) -> Vec<Tensor> {
+        let mut v = self.model.energy.vs.trainable_variables();
+        v.extend(self.model.maps.vs.trainable_variables());
+        v
+    }
+
+    fn snapshot_parameters(&self) -> Vec<Tensor> {
+        tch::no_grad(|| self.parameters().iter().map(|p| p.detach().copy()).collect())
+    }
+
+    fn restore_parameters(&mut self) {
+        let params = self.parameters();
+        tch::no_grad(|| {
+            for (p, b) in params.iter().zip(&self.backup) {
+                p.shallow_clone().copy_(b);
+            }
+        });
+    }
+
+    fn entropy_of_data(&self, k: usize) -> Option<Tensor> {
+        self.model.entropies.get(k).map(|&h| Tensor::from(h as f32).to_device(self.model.device))
+    }
+
+    /// Σ_k map-player loss on fresh batches.
+    fn map_loss(&mut self) -> Tensor {
+        let m = &self.model;
+        let batch = m.config.batch_size;
+        let internal = m.config.energy.variant.internal;
+        let mut total = Tensor::zeros([], (Kind::Float, m.device));
+        for k in 0..m.axis.steps() {
+            let x = sample_batch(&self.data[k], batch, &mut self.rng);
+            let feat_k = m.axis.feature(m.axis.times[k]);
+            let feat_next = m.axis.feature(m.axis.times[k + 1]);
+            let (y, entropy) = if internal {
+                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet);
+                let h = logdet.mean(Kind::Float) + m.entropies[k];
+                (y, Some(h))
+            } else {
+                (m.maps.forward(k, &x, feat_k), None)
+            };
+            let tau = m.axis.tau(k, m.config.tau);
+            let transport =
+                (&y - &x).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) / (2.0 * tau);
+            total = total + m.energy.batch_energy(&y, feat_next, entropy.as_ref()) + transport;
+        }
+        total
+    }
+
+    /// Σ_k energy-player loss Ĵ(X_{k+1}) − Ĵ(T^k X_k) with the maps' outputs fixed.
+    fn energy_loss(&mut self) -> Tensor {
+        let m = &self.model;
+        let batch = m.config.batch_size;
+        let internal = m.config.energy.variant.internal;
+        let mut total = Tensor::zeros([], (Kind::Float, m.device));
+        for k in 0..m.axis.steps() {
+            let x = sample_batch(&self.data[k], batch, &mut self.rng);
+            let x_next = sample_batch(&self.data[k + 1], batch, &mut self.rng);
+            let feat_k = m.axis.feature(m.axis.times[k]);
+            let feat_next = m.axis.feature(m.axis.times[k + 1]);
+            let (pushed, pushed_entropy) = if internal {
+                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet);
+                (y.detach(), Some((logdet.mean(Kind::Float) + m.entropies[k]).detach()))
+            } else {
+                (tch::no_grad(|| m.maps.forward(k, &x, feat_k)), None)
+            };
+            let data_entropy = self.entropy_of_data(k + 1);
+            total = total + m.energy.batch_energy(&x_next, feat_next, data_entropy.as_ref())
+                - m.energy.batch_energy(&pushed, feat_next, pushed_entropy.as_ref());
+        }
+        total
+    }
+
+    /// One training iteration: `map_steps` map updates, then one energy update (gradients summed
+    /// over all steps k). Returns (energy loss, mean map loss). On a non-finite loss the last finite
+    /// parameters are restored and the trainer refuses further steps.
+    pub fn step(&mut self) -> Result<(f64, f64)> {
+        if self.failed {
+            return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
+        }
+        let cfg = self.model.config.clone();
+        self.model.energy.set_trainable(false);
+        self.model.maps.set_trainable(true);
+        let mut map_sum = 0.0;
+        for _ in 0..cfg.map_steps {
+            let loss = self.map_loss();
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return self.diverged("map", value);
+            }
+            cfg.map_optim.step(&mut self.map_opt, &loss);
+            map_sum += value;
+        }
+        self.model.maps.set_trainable(false);
+        self.model.energy.set_trainable(true);
+        let loss = self.energy_loss();
+        let energy_value = loss.double_value(&[]);
+        if !energy_value.is_finite() {
+            return self.diverged("energy", energy_value);
+        }
+        cfg.energy_optim.step(&mut self.energy_opt, &loss);
+        self.model.maps.set_trainable(true);
+        if self.parameters().iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
+            return self.diverged("parameter", f64::NAN);
+        }
+        self.backup = self.snapshot_parameters();
+        self.iterations += 1;
+        Ok((energy_value, map_sum / cfg.map_steps as f64))
+    }
+
+    fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
+        self.restore_parameters();
+        self.model.energy.set_trainable(true);
+        self.model.maps.set_trainable(true);
+        self.failed = true;
+        Err(Error::numerical(format!(
+            "training diverged: {what} loss is {value} at iteration {}; the last finite parameters were restored",
+            self.iterations + 1
+        )))
+    }
+
+    /// Iterations per epoch: one pass over the largest snapshot in batches.
+    pub fn iterations_per_epoch(&self) -> usize {
+        let largest = self.data.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
+        largest.div_ceil(self.model.config.batch_size).max(1)
+    }
+
+    /// Train for `epochs` epochs. After each, `callback` sees the progress and may stop training by
+    /// returning `ControlFlow::Break` (the error kind is then `Cancelled`). When `eval` is given,
+    /// the mean one-step W1 on it is computed every `eval_every` epochs and passed as the metric.
+    pub fn train<F>(&mut self, epochs: usize, eval: Option<(&Snapshots, usize)>, mut callback: F) -> Result<Vec<Progress>>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()>,
+    {
+        let per_epoch = self.iterations_per_epoch();
+        let mut history = Vec::with_capacity(epochs);
+        for e in 0..epochs {
+            let (mut es, mut ms) = (0.0, 0.0);
+            for _ in 0..per_epoch {
+                let (el, ml) = self.step()?;
+                es += el;
+                ms += ml;
+            }
+            self.model.epochs_done += 1;
+            let metric = match eval {
+                Some((test, every)) if every > 0 && ((e + 1) % every == 0 || e + 1 == epochs) => {
+                    let w = self.model.one_step_w1(test)?;
+                    Some(w.iter().sum::<f64>() / w.len() as f64)
+                }
+                _ => None,
+            };
+            let p = Progress {
+                epoch: self.model.epochs_done,
+                epochs,
+                energy_loss: es / per_epoch as f64,
+                map_loss: ms / per_epoch as f64,
+                metric,
+            };
+            history.push(p);
+            if callback(&p).is_break() {
+                return Err(Error::new(ErrorKind::Cancelled, format!("training cancelled after epoch {}", p.epoch)));
+            }
+        }
+        Ok(history)
+    }
+}
+
+/// Train an iJKOnet model on `data` with `config.epochs` epochs and no callback.
+pub fn fit(config: &TrainConfig, data: &Snapshots) -> Result<Model> {
+    let mut t = Trainer::new(config, data)?;
+    t.train(config.epochs, None, |_| ControlFlow::Continue(()))?;
+    Ok(t.into_model())
+}

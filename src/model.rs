@@ -1,0 +1,429 @@
+//! A learned population-dynamics model: the energy, the per-step transport maps (iJKOnet), the time
+//! axis of the training data, and everything a user asks of it (prediction, simulation, queries,
+//! save/load). Training itself lives in [`crate::methods`].
+
+use crate::config::TrainConfig;
+use crate::data::Snapshots;
+use crate::energy::Energy;
+use crate::error::{Error, Result};
+use crate::maps::TransportMaps;
+use crate::tensor::{check_points, to_array, to_tensor};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// The observed times and the normalisation that maps them to network time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeAxis {
+    pub times: Vec<f64>,
+    /// Mean gap between consecutive snapshots: one unit of normalised time.
+    pub scale: f64,
+}
+
+impl TimeAxis {
+    pub fn new(times: Vec<f64>) -> Result<TimeAxis> {
+        if times.len() < 2 || times.windows(2).any(|w| !(w[1] > w[0])) || times.iter().any(|t| !t.is_finite()) {
+            return Err(Error::invalid_data("times must be at least 2, finite and strictly increasing"));
+        }
+        let scale = (times[times.len() - 1] - times[0]) / (times.len() - 1) as f64;
+        Ok(TimeAxis { times, scale })
+    }
+    /// Number of JKO steps K (snapshots − 1).
+    pub fn steps(&self) -> usize {
+        self.times.len() - 1
+    }
+    /// Network time feature in [0, 1] over the observed span (extrapolates linearly beyond it).
+    pub fn feature(&self, t: f64) -> f64 {
+        (t - self.times[0]) / (self.times[self.times.len() - 1] - self.times[0])
+    }
+    /// Step size of step k in normalised time, for a base τ.
+    pub fn tau(&self, k: usize, tau: f64) -> f64 {
+        tau * (self.times[k + 1] - self.times[k]) / self.scale
+    }
+}
+
+/// File format version written into saved models; bump on incompatible changes.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// A trained (or training) model.
+pub struct Model {
+    pub(crate) config: TrainConfig,
+    pub(crate) device: Device,
+    pub(crate) energy: Energy,
+    pub(crate) maps: TransportMaps,
+    pub(crate) axis: TimeAxis,
+    /// Kozachenko–Leonenko entropy of each training snapshot (empty unless the internal energy is learned).
+    pub(crate) entropies: Vec<f64>,
+    pub(crate) epochs_done: usize,
+}
+
+impl Model {
+    /// Fresh, untrained networks for data of dimension `dim` observed at `times`.
+    pub fn new(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
+        config.validate()?;
+        if dim == 0 {
+            return Err(Error::invalid_argument("dimension must be at least 1"));
+        }
+        let device = config.device.resolve()?;
+        if config.threads > 0 {
+            tch::set_num_threads(config.threads as i32);
+        }
+        tch::manual_seed(config.seed as i64);
+        let axis = TimeAxis::new(times)?;
+        let energy = Energy::new(&config.energy, dim, device)?;
+        let maps = TransportMaps::new(&config.maps, dim, axis.steps(), device)?;
+        Ok(Model { config: config.clone(), device, energy, maps, axis, entropies: Vec::new(), epochs_done: 0 })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+    pub fn dim(&self) -> usize {
+        self.energy.dim()
+    }
+    pub fn times(&self) -> &[f64] {
+        &self.axis.times
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Index k of an observed time (exact match).
+    fn time_index(&self, t: f64) -> Option<usize> {
+        self.axis.times.iter().position(|&s| s == t)
+    }
+
+    /// One-step prediction through the learned map of step k: ρ̂_{k+1} = T^k_# (points of ρ_k).
+    pub fn push_forward(&self, k: usize, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "push_forward")?;
+        if k >= self.axis.steps() {
+            return Err(Error::invalid_argument(format!(
+                "step {k} out of range: the model has {} steps (snapshots 0..{})",
+                self.axis.steps(),
+                self.axis.steps()
+            )));
+        }
+        let xt = to_tensor(x, self.device);
+        let y = tch::no_grad(|| self.maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
+        to_array(&y)
+    }
+
+    /// Chain `steps` learned maps from snapshot `from`: returns the predicted clouds at
+    /// t_{from+1}, …, t_{from+steps}.
+    pub fn rollout(&self, from: usize, steps: usize, x: ArrayView2<f64>) -> Result<Vec<Array2<f64>>> {
+        if steps == 0 || from + steps > self.axis.steps() {
+            return Err(Error::invalid_argument(format!(
+                "cannot roll out {steps} step(s) from snapshot {from}: the model has {} steps",
+                self.axis.steps()
+            )));
+        }
+        let mut out = Vec::with_capacity(steps);
+        let mut cur = x.to_owned();
+        for k in from..from + steps {
+            cur = self.push_forward(k, cur.view())?;
+            out.push(cur.clone());
+        }
+        Ok(out)
+    }
+
+    /// Predict the population at time `t_to` from points observed at `t_from`. Between observed
+    /// times the learned maps are chained; otherwise one JKO step of size (t_to − t_from) is solved
+    /// with the energy frozen (a fresh map is fitted), which also predicts left-out time points.
+    pub fn predict_at(&self, x: ArrayView2<f64>, t_from: f64, t_to: f64, opts: &JkoStepOptions) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "predict_at")?;
+        if !(t_from.is_finite() && t_to.is_finite() && t_to > t_from) {
+            return Err(Error::invalid_argument(format!("need finite times with t_to > t_from, got {t_from} → {t_to}")));
+        }
+        if let (Some(a), Some(b)) = (self.time_index(t_from), self.time_index(t_to)) {
+            return Ok(self.rollout(a, b - a, x)?.pop().expect("at least one step"));
+        }
+        self.jko_step(x, t_from, t_to - t_from, opts)
+    }
+
+    /// One JKO step ρ ↦ argmin J(ρ') + W₂²(ρ, ρ')/(2τ) with the learned energy frozen, solved by
+    /// fitting a fresh residual map on the given points. `tau` is in the user's time unit; `t_from` is
+    /// used by time-varying potentials (evaluated at t_from + τ).
+    pub fn jko_step(&self, x: ArrayView2<f64>, t_from: f64, tau: f64, opts: &JkoStepOptions) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "jko_step")?;
+        if !(tau.is_finite() && tau > 0.0) {
+            return Err(Error::invalid_argument(format!("JKO step size must be positive and finite, got {tau}")));
+        }
+        if opts.iterations == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
+            return Err(Error::invalid_argument("JKO step: iterations ≥ 1 and lr > 0 are required"));
+        }
+        tch::manual_seed(opts.seed as i64);
+        let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
+        let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device)?;
+        let mut opt = nn::Adam { beta1: 0.5, beta2: 0.9, wd: 0.0, eps: 1e-8, amsgrad: false }.build(&map.vs, opts.lr)?;
+        let xt = to_tensor(x, self.device);
+        let tau_n = tau / self.axis.scale;
+        let t_feat = self.axis.feature(t_from + tau);
+        let internal = self.config.energy.variant.internal;
+        let base_entropy = if internal {
+            crate::entropy::kozachenko_leonenko(x, self.config.entropy_k.min(x.nrows().saturating_sub(1)).max(1))?
+        } else {
+            0.0
+        };
+        let mut last = None;
+        for _ in 0..opts.iterations {
+            let (y, logdet) = if internal {
+                map.forward_with_logdet(0, &xt, 0.0, self.config.logdet)
+            } else {
+                (map.forward(0, &xt, 0.0), Tensor::zeros([1], (Kind::Float, self.device)))
+            };
+            let h = logdet.mean(Kind::Float) + base_entropy;
+            let energy = self.energy.batch_energy(&y, t_feat, Some(&h));
+            let transport = (&y - &xt).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
+                / (2.0 * tau_n);
+            let loss = energy + transport;
+            opt.backward_step(&loss);
+            last = Some(loss.double_value(&[]));
+        }
+        if !last.is_some_and(f64::is_finite) {
+            return Err(Error::numerical("JKO step diverged (non-finite loss)"));
+        }
+        map.set_trainable(false);
+        let y = tch::no_grad(|| map.forward(0, &xt, 0.0));
+        to_array(&y)
+    }
+
+    fn check_time(&self, t: f64) -> Result<f64> {
+        if t.is_finite() {
+            Ok(self.axis.feature(t))
+        } else {
+            Err(Error::invalid_argument(format!("time {t} is not finite")))
+        }
+    }
+
+    /// V(x, t) in the user's units (defined up to an additive constant). `t` matters only for `t,V`.
+    pub fn potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array1<f64>> {
+        check_points(x, self.dim(), "potential")?;
+        let tf = self.check_time(t)?;
+        let xt = to_tensor(x, self.device);
+        let v = tch::no_grad(|| self.energy.potential(&xt, tf))
+            .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+        Ok(to_array(&(v / self.axis.scale).unsqueeze(1))?.column(0).to_owned())
+    }
+
+    /// ∇V(x, t) in the user's units: the drift of the learned SDE is −∇V.
+    pub fn grad_potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "grad_potential")?;
+        let tf = self.check_time(t)?;
+        let xt = to_tensor(x, self.device);
+        let g = self
+            .energy
+            .grad_potential(&xt, tf)
+            .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+        to_array(&(g / self.axis.scale))
+    }
+
+    /// Interaction field (∇W ∗ ρ)(x) = (1/M) Σ_j ∇W(x_i − y_j) over a population y, user units.
+    pub fn interaction_field(&self, x: ArrayView2<f64>, population: ArrayView2<f64>) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "interaction_field")?;
+        check_points(population, self.dim(), "interaction_field population")?;
+        let (xt, pt) = (to_tensor(x, self.device), to_tensor(population, self.device));
+        let g = self
+            .energy
+            .interaction_field(&xt, &pt)
+            .ok_or_else(|| Error::state("this model has no interaction term (variant without W)"))?;
+        to_array(&(g / self.axis.scale))
+    }
+
+    /// Learned diffusion coefficient θ₃ in the user's time unit (0 when the internal energy is off).
+    pub fn theta3(&self) -> f64 {
+        self.energy.theta3().map_or(0.0, |t| t.double_value(&[]) / self.axis.scale)
+    }
+
+    /// Simulate the learned SDE dX = −∇V dt − (∇W∗ρ) dt + √(2θ₃) dB by Euler–Maruyama from `x0` at
+    /// time `t0`, with `n_steps` steps of size `dt` (user units). Returns n_steps + 1 clouds.
+    pub fn simulate(&self, x0: ArrayView2<f64>, t0: f64, dt: f64, n_steps: usize, seed: u64) -> Result<Vec<Array2<f64>>> {
+        check_points(x0, self.dim(), "simulate")?;
+        if !(dt.is_finite() && dt > 0.0) || !t0.is_finite() {
+            return Err(Error::invalid_argument(format!("simulate: need finite t0 and dt > 0, got t0 = {t0}, dt = {dt}")));
+        }
+        let theta3 = self.theta3();
+        let noise_std = (2.0 * theta3 * dt).sqrt();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut traj = Vec::with_capacity(n_steps + 1);
+        let mut x = x0.to_owned();
+        traj.push(x.clone());
+        for s in 0..n_steps {
+            let t = t0 + s as f64 * dt;
+            let mut drift = Array2::zeros(x.dim());
+            if self.config.energy.variant.potential {
+                drift -= &self.grad_potential(x.view(), t)?;
+            }
+            if self.config.energy.variant.interaction {
+                drift -= &self.interaction_field(x.view(), x.view())?;
+            }
+            x = &x + &(drift * dt);
+            if noise_std > 0.0 {
+                x.mapv_inplace(|v| {
+                    let xi: f64 = StandardNormal.sample(&mut rng);
+                    v + noise_std * xi
+                });
+            }
+            if x.iter().any(|v| !v.is_finite()) {
+                return Err(Error::numerical(format!("simulation diverged at step {}", s + 1)));
+            }
+            traj.push(x.clone());
+        }
+        Ok(traj)
+    }
+
+    /// Mean and per-step one-step W1 between T^k(held-out ρ_k) and held-out ρ_{k+1}.
+    pub fn one_step_w1(&self, test: &Snapshots) -> Result<Vec<f64>> {
+        if test.len() != self.axis.times.len() || test.dim() != self.dim() {
+            return Err(Error::invalid_argument(format!(
+                "evaluation data has {} snapshots of dimension {}, the model expects {} of dimension {}",
+                test.len(),
+                test.dim(),
+                self.axis.times.len(),
+                self.dim()
+            )));
+        }
+        (0..self.axis.steps())
+            .map(|k| {
+                let pred = self.push_forward(k, test.get(k).expect("k in range").points.view())?;
+                crate::metrics::ot::w1(pred.view(), test.get(k + 1).expect("k+1 in range").points.view())
+            })
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- persistence
+
+    fn all_variables(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> = Vec::new();
+        for (prefix, vs) in [("energy", &self.energy.vs), ("maps", &self.maps.vs)] {
+            let mut vars: Vec<_> = vs.variables().into_iter().collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            out.extend(vars.into_iter().map(|(n, t)| (format!("{prefix}/{n}"), t)));
+        }
+        out
+    }
+
+    /// Save weights, configuration, dimension, times and format version as one safetensors file.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let vars = self.all_variables();
+        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(vars.len());
+        for (name, t) in &vars {
+            let cpu = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let shape: Vec<usize> = cpu.size().iter().map(|&s| s as usize).collect();
+            let values = Vec::<f32>::try_from(&cpu.view([-1]))?;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            buffers.push((name.clone(), shape, bytes));
+        }
+        let views: Vec<(String, safetensors::tensor::TensorView)> = buffers
+            .iter()
+            .map(|(n, shape, bytes)| {
+                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map_err(|e| Error::internal(format!("safetensors view: {e:?}")))?;
+                Ok((n.clone(), view))
+            })
+            .collect::<Result<_>>()?;
+        let mut meta: HashMap<String, String> = self.config.entries().into_iter().map(|(k, v)| (format!("config.{k}"), v)).collect();
+        meta.insert("format".into(), "ijkonet-model".into());
+        meta.insert("format_version".into(), MODEL_FORMAT_VERSION.to_string());
+        meta.insert("method".into(), "ijkonet".into());
+        meta.insert("dim".into(), self.dim().to_string());
+        meta.insert("times".into(), join_f64(&self.axis.times));
+        meta.insert("entropies".into(), join_f64(&self.entropies));
+        meta.insert("epochs_done".into(), self.epochs_done.to_string());
+        let bytes = safetensors::tensor::serialize(views, &Some(meta))
+            .map_err(|e| Error::internal(format!("cannot serialise the model: {e:?}")))?;
+        std::fs::write(path, bytes).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Load a model saved by [`Model::save`]. `device` overrides the saved device setting.
+    pub fn load(path: impl AsRef<Path>, device: Option<crate::DeviceSpec>) -> Result<Model> {
+        let path = path.as_ref();
+        let what = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {what}: {e}")))?;
+        let bad = |m: String| Error::format(format!("{what}: {m}"));
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not a model file (safetensors header unreadable: {e:?})")))?;
+        let meta = header.metadata().clone().ok_or_else(|| bad("no metadata: not an ijkonet model".into()))?;
+        let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("missing metadata '{k}'")));
+        if get("format")? != "ijkonet-model" {
+            return Err(bad("not an ijkonet model".into()));
+        }
+        let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
+        if version != MODEL_FORMAT_VERSION {
+            return Err(bad(format!(
+                "model format version {version} is not supported (this library reads version {MODEL_FORMAT_VERSION})"
+            )));
+        }
+        let mut config = TrainConfig::default();
+        for key in TrainConfig::KEYS {
+            if let Some(v) = meta.get(&format!("config.{key}")) {
+                config.set(key, v).map_err(|e| bad(e.message().to_string()))?;
+            }
+        }
+        if let Some(d) = device {
+            config.device = d;
+        }
+        let dim: usize = get("dim")?.parse().map_err(|_| bad("bad dim".into()))?;
+        let times = split_f64(&get("times")?).map_err(|_| bad("bad times".into()))?;
+        let entropies = split_f64(&get("entropies")?).map_err(|_| bad("bad entropies".into()))?;
+        let mut model = Model::new(&config, dim, times).map_err(|e| e.context(&what))?;
+        model.entropies = entropies;
+        model.epochs_done = get("epochs_done")?.parse().map_err(|_| bad("bad epochs_done".into()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt tensor data: {e:?}")))?;
+        let vars = model.all_variables();
+        if st.names().len() != vars.len() {
+            return Err(bad(format!("{} tensors stored, the configuration needs {}", st.names().len(), vars.len())));
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, var) in &vars {
+                let view = st.tensor(name).map_err(|_| bad(format!("tensor '{name}' missing")))?;
+                let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
+                if view.dtype() != safetensors::Dtype::F32 || shape != var.size() {
+                    return Err(bad(format!("tensor '{name}' has shape {shape:?}, expected {:?}", var.size())));
+                }
+                let values: Vec<f32> =
+                    view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                if values.iter().any(|v| !v.is_finite()) {
+                    return Err(bad(format!("tensor '{name}' holds non-finite values")));
+                }
+                let src = Tensor::from_slice(&values).view(shape.as_slice()).to_device(var.device());
+                var.shallow_clone().copy_(&src);
+            }
+            Ok(())
+        })?;
+        Ok(model)
+    }
+}
+
+fn join_f64(v: &[f64]) -> String {
+    v.iter().map(|x| format!("{x:e}")).collect::<Vec<_>>().join(",")
+}
+
+fn split_f64(s: &str) -> std::result::Result<Vec<f64>, std::num::ParseFloatError> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',').map(str::parse::<f64>).collect()
+}
+
+/// Settings of a JKO step solved with a frozen energy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JkoStepOptions {
+    pub iterations: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+impl Default for JkoStepOptions {
+    fn default() -> Self {
+        JkoStepOptions { iterations: 500, lr: 1e-2, seed: 0 }
+    }
+}

@@ -12,6 +12,7 @@ pub mod data;
 pub mod device;
 pub mod entropy;
 pub mod error;
+pub mod linalg;
 pub mod metrics;
 pub mod synth;
 

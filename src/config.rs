@@ -20,6 +20,9 @@ pub struct TrainConfig {
     /// Map updates per energy update (M).
     pub map_steps: usize,
     pub energy_optim: AdamConfig,
+    /// Decay of the exponential moving average of the energy parameters that the trained model
+    /// keeps (0 = the last iterate).
+    pub energy_ema: f64,
     pub map_optim: AdamConfig,
     /// JKO step size for the mean gap between snapshots; step k uses τ·(t_{k+1} − t_k)/mean gap.
     pub tau: f64,
@@ -41,6 +44,7 @@ impl Default for TrainConfig {
             batch_size: 250,
             map_steps: 10,
             energy_optim: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip_norm: Some(10.0) },
+            energy_ema: 0.99,
             map_optim: AdamConfig { lr: 1e-2, beta1: 0.5, beta2: 0.9, eps: 1e-8, clip_norm: None },
             tau: 1.0,
             seed: 0,
@@ -116,6 +120,7 @@ impl TrainConfig {
         "energy_beta2",
         "energy_eps",
         "energy_clip",
+        "energy_ema",
         "map_lr",
         "map_beta1",
         "map_beta2",
@@ -184,6 +189,13 @@ impl TrainConfig {
                 self.energy_optim.clip_norm =
                     if value.trim() == "none" { None } else { Some(parse_f64(key, value)?) }
             }
+            "energy_ema" => {
+                let v = parse_f64(key, value)?;
+                if !(0.0..1.0).contains(&v) {
+                    return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': need 0 ≤ decay < 1")));
+                }
+                self.energy_ema = v
+            }
             "map_lr" => self.map_optim.lr = parse_f64(key, value)?,
             "map_beta1" => self.map_optim.beta1 = parse_f64(key, value)?,
             "map_beta2" => self.map_optim.beta2 = parse_f64(key, value)?,
@@ -233,6 +245,7 @@ impl TrainConfig {
             "energy_beta2" => self.energy_optim.beta2.to_string(),
             "energy_eps" => self.energy_optim.eps.to_string(),
             "energy_clip" => opt(self.energy_optim.clip_norm),
+            "energy_ema" => self.energy_ema.to_string(),
             "map_lr" => self.map_optim.lr.to_string(),
             "map_beta1" => self.map_optim.beta1.to_string(),
             "map_beta2" => self.map_optim.beta2.to_string(),

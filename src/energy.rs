@@ -124,7 +124,8 @@ fn inverse_softplus(y: f64) -> f64 {
 }
 
 impl Energy {
-    pub fn new(config: &EnergyConfig, dim: usize, device: Device) -> Result<Energy> {
+    /// Fresh networks, initialised deterministically from `seed`.
+    pub fn new(config: &EnergyConfig, dim: usize, device: Device, seed: u64) -> Result<Energy> {
         let v = config.variant;
         if !(v.potential || v.interaction || v.internal) {
             return Err(Error::invalid_argument("the energy needs at least one of V, W, U"));
@@ -146,6 +147,7 @@ impl Energy {
         let theta3_raw = v.internal.then(|| {
             root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32]))
         });
+        crate::nn::init_uniform(&vs, seed);
         Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw })
     }
 

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Mlp};
 use tch::nn::{self, Module};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// How the maps are laid out.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,8 @@ pub struct TransportMaps {
 }
 
 impl TransportMaps {
-    pub fn new(config: &MapConfig, dim: usize, steps: usize, device: Device) -> Result<TransportMaps> {
+    /// Fresh maps, initialised deterministically from `seed`.
+    pub fn new(config: &MapConfig, dim: usize, steps: usize, device: Device, seed: u64) -> Result<TransportMaps> {
         if steps == 0 {
             return Err(Error::invalid_argument("at least one transport map is needed"));
         }
@@ -56,15 +57,13 @@ impl TransportMaps {
         let d = dim as i64;
         let count = if config.shared { 1 } else { steps };
         let input = if config.shared { d + 1 } else { d };
-        let nets = (0..count)
-            .map(|k| {
-                let mut net = Mlp::new(&(&root / format!("map{k}")), input, &config.hidden, d, config.activation);
-                if config.residual {
-                    net.shrink_output(0.01);
-                }
-                net
-            })
+        let mut nets: Vec<Mlp> = (0..count)
+            .map(|k| Mlp::new(&(&root / format!("map{k}")), input, &config.hidden, d, config.activation))
             .collect();
+        crate::nn::init_uniform(&vs, seed);
+        if config.residual {
+            nets.iter_mut().for_each(|net| net.shrink_output(0.01));
+        }
         Ok(TransportMaps { vs, config: config.clone(), nets, dim: d, steps })
     }
 
@@ -94,6 +93,7 @@ impl TransportMaps {
         x: &Tensor,
         t_input: f64,
         estimator: LogDetEstimator,
+        probe_seed: u64,
     ) -> (Tensor, Tensor) {
         let xg = x.detach().set_requires_grad(true);
         let y = self.forward(k, &xg, t_input);
@@ -113,9 +113,7 @@ impl TransportMaps {
             LogDetEstimator::Stochastic { terms } => {
                 // J_f = ∇T − I for a residual map; a non-residual map is treated as f = T − x.
                 let f = &y - &xg;
-                // Rademacher probes from libtorch's generator, seeded with the run.
-                let bits = Tensor::randint_low(0, 2, [x.size()[0], self.dim], (Kind::Int64, x.device()));
-                let v = bits.to_kind(x.kind()) * 2.0 - 1.0;
+                let v = rademacher(x.size()[0], self.dim, probe_seed).to_kind(x.kind()).to_device(x.device());
                 let mut w = v.shallow_clone();
                 let mut total = Tensor::zeros([x.size()[0]], (x.kind(), x.device()));
                 for term in 1..=terms.max(1) {
@@ -138,4 +136,12 @@ impl TransportMaps {
             self.vs.freeze()
         }
     }
+}
+
+/// ±1 probes from a seeded stream (not libtorch's global generator, for thread-independent runs).
+fn rademacher(n: i64, d: i64, seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let v: Vec<f32> = (0..n * d).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+    Tensor::from_slice(&v).view([n, d])
 }

@@ -73,10 +73,9 @@ impl Model {
         if config.threads > 0 {
             tch::set_num_threads(config.threads as i32);
         }
-        tch::manual_seed(config.seed as i64);
         let axis = TimeAxis::new(times)?;
-        let energy = Energy::new(&config.energy, dim, device)?;
-        let maps = TransportMaps::new(&config.maps, dim, axis.steps(), device)?;
+        let energy = Energy::new(&config.energy, dim, device, config.seed)?;
+        let maps = TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?;
         Ok(Model { config: config.clone(), device, energy, maps, axis, entropies: Vec::new(), epochs_done: 0 })
     }
 
@@ -159,23 +158,22 @@ impl Model {
         if opts.iterations == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
             return Err(Error::invalid_argument("JKO step: iterations ≥ 1 and lr > 0 are required"));
         }
-        tch::manual_seed(opts.seed as i64);
         let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
-        let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device)?;
+        let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device, opts.seed)?;
         let mut opt = nn::Adam { beta1: 0.5, beta2: 0.9, wd: 0.0, eps: 1e-8, amsgrad: false }.build(&map.vs, opts.lr)?;
         let xt = to_tensor(x, self.device);
         let tau_n = tau / self.axis.scale;
         let t_feat = self.axis.feature(t_from + tau);
         let internal = self.config.energy.variant.internal;
         let base_entropy = if internal {
-            crate::entropy::kozachenko_leonenko(x, self.config.entropy_k.min(x.nrows().saturating_sub(1)).max(1))?
+            crate::entropy::estimate(x, self.config.entropy_k.min(x.nrows().saturating_sub(1)).max(1))?
         } else {
             0.0
         };
         let mut last = None;
-        for _ in 0..opts.iterations {
+        for it in 0..opts.iterations {
             let (y, logdet) = if internal {
-                map.forward_with_logdet(0, &xt, 0.0, self.config.logdet)
+                map.forward_with_logdet(0, &xt, 0.0, self.config.logdet, opts.seed.wrapping_add(it as u64))
             } else {
                 (map.forward(0, &xt, 0.0), Tensor::zeros([1], (Kind::Float, self.device)))
             };

@@ -83,3 +83,35 @@ impl Module for Mlp {
         h
     }
 }
+
+/// Re-initialise every linear layer of `vs` from a seeded stream: weights and biases uniform in
+/// ±1/√fan_in (libtorch's default range). Drawing from our own generator, in sorted variable order,
+/// keeps initialisation independent of libtorch's global RNG, which other threads may be using.
+pub fn init_uniform(vs: &nn::VarStore, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let vars = vs.variables();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    tch::no_grad(|| {
+        for name in names {
+            let (fan_in_of, is_linear) = if let Some(p) = name.strip_suffix(".weight") {
+                (format!("{p}.weight"), true)
+            } else if let Some(p) = name.strip_suffix(".bias") {
+                (format!("{p}.weight"), true)
+            } else {
+                (String::new(), false)
+            };
+            if !is_linear {
+                continue;
+            }
+            let fan_in = vars.get(&fan_in_of).map_or(1, |w| w.size().get(1).copied().unwrap_or(1)).max(1);
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let var = &vars[name];
+            let count = var.numel();
+            let values: Vec<f32> = (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect();
+            let src = Tensor::from_slice(&values).view(var.size().as_slice()).to_device(var.device());
+            var.shallow_clone().copy_(&src);
+        }
+    });
+}

@@ -5,9 +5,10 @@
 use crate::config::TrainConfig;
 use crate::data::Snapshots;
 use crate::error::{Error, ErrorKind, Result};
+use crate::energy::Energy;
 use crate::model::Model;
 use crate::tensor::to_tensor;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::ops::ControlFlow;
 use tch::nn;
@@ -28,7 +29,11 @@ pub struct Progress {
 
 /// A training session: the model plus optimiser state, data on the device and the batch sampler.
 pub struct Trainer {
+    /// The model whose energy is the exponential moving average of `live` (what queries see).
     model: Model,
+    /// The energy being optimised. Min–max training makes its iterates oscillate around the
+    /// equilibrium; the average is a far steadier estimate of ∇V (Polyak/EMA averaging, as in GANs).
+    live: Energy,
     data: Vec<Tensor>,
     energy_opt: nn::Optimizer,
     map_opt: nn::Optimizer,
@@ -56,15 +61,18 @@ impl Trainer {
         if config.energy.variant.internal {
             model.entropies = data
                 .iter()
-                .map(|s| crate::entropy::kozachenko_leonenko(s.points.view(), config.entropy_k.min(s.len() - 1)))
+                .map(|s| crate::entropy::estimate(s.points.view(), config.entropy_k.min(s.len() - 1)))
                 .collect::<Result<_>>()?;
         }
         let device = model.device;
+        let live = Energy::new(&config.energy, data.dim(), device, config.seed)?;
+        copy_parameters(&live.vs, &model.energy.vs, 0.0);
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
-        let energy_opt = config.energy_optim.build(&model.energy.vs)?;
+        let energy_opt = config.energy_optim.build(&live.vs)?;
         let map_opt = config.map_optim.build(&model.maps.vs)?;
         let mut t = Trainer {
             model,
+            live,
             data: tensors,
             energy_opt,
             map_opt,
@@ -92,7 +100,7 @@ impl Trainer {
     }
 
     fn parameters(&self) -> Vec<Tensor> {
-        let mut v = self.model.energy.vs.trainable_variables();
+        let mut v = self.live.vs.trainable_variables();
         v.extend(self.model.maps.vs.trainable_variables());
         v
     }
@@ -125,7 +133,7 @@ impl Trainer {
             let feat_k = m.axis.feature(m.axis.times[k]);
             let feat_next = m.axis.feature(m.axis.times[k + 1]);
             let (y, entropy) = if internal {
-                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet);
+                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet, self.rng.random());
                 let h = logdet.mean(Kind::Float) + m.entropies[k];
                 (y, Some(h))
             } else {
@@ -134,7 +142,7 @@ impl Trainer {
             let tau = m.axis.tau(k, m.config.tau);
             let transport =
                 (&y - &x).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) / (2.0 * tau);
-            total = total + m.energy.batch_energy(&y, feat_next, entropy.as_ref()) + transport;
+            total = total + self.live.batch_energy(&y, feat_next, entropy.as_ref()) + transport;
         }
         total
     }
@@ -151,14 +159,14 @@ impl Trainer {
             let feat_k = m.axis.feature(m.axis.times[k]);
             let feat_next = m.axis.feature(m.axis.times[k + 1]);
             let (pushed, pushed_entropy) = if internal {
-                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet);
+                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet, self.rng.random());
                 (y.detach(), Some((logdet.mean(Kind::Float) + m.entropies[k]).detach()))
             } else {
                 (tch::no_grad(|| m.maps.forward(k, &x, feat_k)), None)
             };
             let data_entropy = self.entropy_of_data(k + 1);
-            total = total + m.energy.batch_energy(&x_next, feat_next, data_entropy.as_ref())
-                - m.energy.batch_energy(&pushed, feat_next, pushed_entropy.as_ref());
+            total = total + self.live.batch_energy(&x_next, feat_next, data_entropy.as_ref())
+                - self.live.batch_energy(&pushed, feat_next, pushed_entropy.as_ref());
         }
         total
     }
@@ -171,7 +179,7 @@ impl Trainer {
             return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
         }
         let cfg = self.model.config.clone();
-        self.model.energy.set_trainable(false);
+        self.live.set_trainable(false);
         self.model.maps.set_trainable(true);
         let mut map_sum = 0.0;
         for _ in 0..cfg.map_steps {
@@ -184,7 +192,7 @@ impl Trainer {
             map_sum += value;
         }
         self.model.maps.set_trainable(false);
-        self.model.energy.set_trainable(true);
+        self.live.set_trainable(true);
         let loss = self.energy_loss();
         let energy_value = loss.double_value(&[]);
         if !energy_value.is_finite() {
@@ -195,6 +203,7 @@ impl Trainer {
         if self.parameters().iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
             return self.diverged("parameter", f64::NAN);
         }
+        copy_parameters(&self.live.vs, &self.model.energy.vs, cfg.energy_ema);
         self.backup = self.snapshot_parameters();
         self.iterations += 1;
         Ok((energy_value, map_sum / cfg.map_steps as f64))
@@ -202,7 +211,7 @@ impl Trainer {
 
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
         self.restore_parameters();
-        self.model.energy.set_trainable(true);
+        self.live.set_trainable(true);
         self.model.maps.set_trainable(true);
         self.failed = true;
         Err(Error::numerical(format!(
@@ -255,6 +264,22 @@ impl Trainer {
         }
         Ok(history)
     }
+}
+
+/// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture).
+fn copy_parameters(src: &nn::VarStore, dst: &nn::VarStore, decay: f64) {
+    let s = src.variables();
+    tch::no_grad(|| {
+        for (name, d) in dst.variables() {
+            let v = &s[&name];
+            let mut d = d;
+            if decay == 0.0 {
+                d.copy_(v);
+            } else {
+                let _ = d.g_mul_scalar_(decay).g_add_(&(v * (1.0 - decay)));
+            }
+        }
+    });
 }
 
 /// Train an iJKOnet model on `data` with `config.epochs` epochs and no callback.

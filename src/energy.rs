@@ -163,15 +163,50 @@ impl Energy {
 
     /// V(x, t) per row (n), in network units; `t` is the normalised time (used by `t,V` only).
     pub fn potential(&self, x: &Tensor, t: f64) -> Option<Tensor> {
+        let t_col = Tensor::full([x.size()[0], 1], t, (x.kind(), x.device()));
+        self.potential_rows(x, &t_col)
+    }
+
+    /// V(x_i, t_i) with a per-row time feature column (n×1).
+    pub fn potential_rows(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
         self.potential.as_ref().map(|net| {
             let input = if self.config.variant.time_varying {
-                let tt = Tensor::full([x.size()[0], 1], t, (x.kind(), x.device()));
-                Tensor::cat(&[x.shallow_clone(), tt], 1)
+                Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1)
             } else {
                 x.shallow_clone()
             };
             net.forward(&input).squeeze_dim(1)
         })
+    }
+
+    /// Σ_k Ĵ(batch_k) for batches stacked row-wise (`sizes[k]` rows each, per-row time feature
+    /// `t_col` and weight `weight` = 1/size of its batch), minus θ₃·`entropy_sum` (Σ_k of the
+    /// batches' entropy estimates). Same value as summing [`Energy::batch_energy`] over the batches,
+    /// with one potential-network call.
+    pub fn stacked_energy(
+        &self,
+        x: &Tensor,
+        t_col: &Tensor,
+        weight: &Tensor,
+        sizes: &[i64],
+        entropy_sum: Option<&Tensor>,
+    ) -> Tensor {
+        let mut total = Tensor::zeros([], (x.kind(), x.device()));
+        if let Some(v) = self.potential_rows(x, t_col) {
+            total = total + (v * weight).sum(x.kind());
+        }
+        if self.interaction.is_some() {
+            for xk in x.split_with_sizes(sizes, 0) {
+                let n = xk.size()[0];
+                let z = (xk.unsqueeze(1) - xk.unsqueeze(0)).reshape([n * n, self.dim]);
+                let w = self.interaction_kernel(&z).expect("interaction present");
+                total = total + w.mean(w.kind()) * 0.5;
+            }
+        }
+        if let (Some(th), Some(h)) = (self.theta3(), entropy_sum) {
+            total = total - th * h;
+        }
+        total
     }
 
     /// Symmetrised interaction kernel W(z) = ½(w(z) + w(−z)) per row of z.

@@ -71,6 +71,14 @@ impl TransportMaps {
         self.steps
     }
 
+    fn finish(&self, x: &Tensor, out: Tensor) -> Tensor {
+        if self.config.residual {
+            x + out
+        } else {
+            out
+        }
+    }
+
     /// T^k(x); `t_input` is the step's time feature for a shared map (normalised time of ρ_k).
     pub fn forward(&self, k: usize, x: &Tensor, t_input: f64) -> Tensor {
         let out = if self.config.shared {
@@ -79,27 +87,36 @@ impl TransportMaps {
         } else {
             self.nets[k].forward(x)
         };
-        if self.config.residual {
-            x + out
-        } else {
-            out
-        }
+        self.finish(x, out)
     }
 
-    /// (T^k(x), per-sample log|det ∇T^k(x)|), differentiable in the map parameters.
-    pub fn forward_with_logdet(
+    /// All steps at once: `x` stacks one batch per step k = 0..K−1 (`sizes[k]` rows each) and
+    /// `t_col` (rows × 1) holds each row's time feature. One network call for a shared map.
+    pub fn forward_stacked(&self, x: &Tensor, t_col: &Tensor, sizes: &[i64]) -> Tensor {
+        let out = if self.config.shared {
+            self.nets[0].forward(&Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1))
+        } else {
+            let parts: Vec<Tensor> =
+                x.split_with_sizes(sizes, 0).iter().zip(&self.nets).map(|(xk, net)| net.forward(xk)).collect();
+            Tensor::cat(&parts, 0)
+        };
+        self.finish(x, out)
+    }
+
+    /// (T(x), per-row log|det ∇T(x)|) for a row-wise map `apply`, differentiable in the parameters.
+    /// Rows must not interact inside `apply` (true of every map here), so ∇ₓ Σ_i T_j(x_i) holds
+    /// row i's Jacobian row j.
+    pub fn with_logdet(
         &self,
-        k: usize,
         x: &Tensor,
-        t_input: f64,
         estimator: LogDetEstimator,
         probe_seed: u64,
+        apply: impl Fn(&Tensor) -> Tensor,
     ) -> (Tensor, Tensor) {
         let xg = x.detach().set_requires_grad(true);
-        let y = self.forward(k, &xg, t_input);
+        let y = apply(&xg);
         let logdet = match estimator {
             LogDetEstimator::Exact => {
-                // Row j of the Jacobian is ∇ₓ Σ_i T_j(x_i) (samples are independent of each other).
                 let rows: Vec<Tensor> = (0..self.dim)
                     .map(|j| {
                         let yj = y.select(1, j).sum(y.kind());
@@ -111,13 +128,13 @@ impl TransportMaps {
                 logabs
             }
             LogDetEstimator::Stochastic { terms } => {
-                // J_f = ∇T − I for a residual map; a non-residual map is treated as f = T − x.
+                // J_f = ∇T − I: exact series for residual maps; a direct map is treated as x + (T − x).
                 let f = &y - &xg;
                 let v = rademacher(x.size()[0], self.dim, probe_seed).to_kind(x.kind()).to_device(x.device());
                 let mut w = v.shallow_clone();
                 let mut total = Tensor::zeros([x.size()[0]], (x.kind(), x.device()));
                 for term in 1..=terms.max(1) {
-                    // w ← wᵀ J_f (vector–Jacobian product), then tr(J^k) ≈ (wᵀJ^k) · v.
+                    // w ← wᵀ J_f (vector–Jacobian product); tr(J_f^term) ≈ (wᵀ J_f^term) · v.
                     w = Tensor::run_backward(&[(&f * &w).sum(f.kind())], &[&xg], true, true).pop().expect("one input");
                     let tr = (&w * &v).sum_dim_intlist([1i64].as_slice(), false, w.kind());
                     let sign = if term % 2 == 1 { 1.0 } else { -1.0 };

@@ -173,7 +173,7 @@ impl Model {
         let mut last = None;
         for it in 0..opts.iterations {
             let (y, logdet) = if internal {
-                map.forward_with_logdet(0, &xt, 0.0, self.config.logdet, opts.seed.wrapping_add(it as u64))
+                map.with_logdet(&xt, self.config.logdet, opts.seed.wrapping_add(it as u64), |x| map.forward(0, x, 0.0))
             } else {
                 (map.forward(0, &xt, 0.0), Tensor::zeros([1], (Kind::Float, self.device)))
             };

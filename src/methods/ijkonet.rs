@@ -44,6 +44,16 @@ pub struct Trainer {
     iterations: usize,
 }
 
+/// Batches of several snapshots stacked row-wise, so each network runs once per loss.
+struct Stacked {
+    x: Tensor,
+    /// Per-row time feature (rows × 1).
+    feature: Tensor,
+    /// Per-row weight 1/(size of its batch): Σ over a batch's rows of weight·f is its mean.
+    weight: Tensor,
+    sizes: Vec<i64>,
+}
+
 fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
     let n = x.size()[0] as usize;
     if batch >= n {
@@ -118,57 +128,88 @@ impl Trainer {
         });
     }
 
-    fn entropy_of_data(&self, k: usize) -> Option<Tensor> {
-        self.model.entropies.get(k).map(|&h| Tensor::from(h as f32).to_device(self.model.device))
+    /// One fresh batch per snapshot in `snapshots`, stacked row-wise, with per-row time features.
+    fn draw(&mut self, snapshots: std::ops::Range<usize>, feature_of: impl Fn(usize) -> f64) -> Stacked {
+        let batch = self.model.config.batch_size;
+        let device = self.model.device;
+        let parts: Vec<Tensor> = snapshots.clone().map(|j| sample_batch(&self.data[j], batch, &mut self.rng)).collect();
+        let sizes: Vec<i64> = parts.iter().map(|p| p.size()[0]).collect();
+        let column = |value: &dyn Fn(usize) -> f64| {
+            let v: Vec<f32> = snapshots
+                .clone()
+                .zip(&sizes)
+                .flat_map(|(j, &n)| std::iter::repeat_n(value(j) as f32, n as usize))
+                .collect();
+            Tensor::from_slice(&v).to_device(device)
+        };
+        let feature = column(&|j| feature_of(j)).unsqueeze(1);
+        let weight = column(&|j| 1.0 / sizes[j - snapshots.start] as f64);
+        Stacked { x: Tensor::cat(&parts, 0), feature, weight, sizes }
     }
 
-    /// Σ_k map-player loss on fresh batches.
+    /// Map-player loss Σ_k [Ĵ(T^k X_k) + ‖X_k − T^k X_k‖²/(2τ_k)] on fresh batches, all steps at once.
     fn map_loss(&mut self) -> Tensor {
+        let steps = self.model.axis.steps();
+        let axis = self.model.axis.clone();
+        let src = self.draw(0..steps, |k| axis.feature(axis.times[k]));
+        let next = self.next_features(&src);
+        let (y, entropy) = self.push(&src);
         let m = &self.model;
-        let batch = m.config.batch_size;
-        let internal = m.config.energy.variant.internal;
-        let mut total = Tensor::zeros([], (Kind::Float, m.device));
-        for k in 0..m.axis.steps() {
-            let x = sample_batch(&self.data[k], batch, &mut self.rng);
-            let feat_k = m.axis.feature(m.axis.times[k]);
-            let feat_next = m.axis.feature(m.axis.times[k + 1]);
-            let (y, entropy) = if internal {
-                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet, self.rng.random());
-                let h = logdet.mean(Kind::Float) + m.entropies[k];
-                (y, Some(h))
-            } else {
-                (m.maps.forward(k, &x, feat_k), None)
-            };
-            let tau = m.axis.tau(k, m.config.tau);
-            let transport =
-                (&y - &x).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) / (2.0 * tau);
-            total = total + self.live.batch_energy(&y, feat_next, entropy.as_ref()) + transport;
-        }
-        total
+        let tau: Vec<f32> = (0..steps)
+            .zip(&src.sizes)
+            .flat_map(|(k, &n)| std::iter::repeat_n(m.axis.tau(k, m.config.tau) as f32, n as usize))
+            .collect();
+        let tau = Tensor::from_slice(&tau).to_device(m.device);
+        let sq = (&y - &src.x).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+        let transport = (sq * &src.weight / (tau * 2.0)).sum(Kind::Float);
+        self.live.stacked_energy(&y, &next, &src.weight, &src.sizes, entropy.as_ref()) + transport
     }
 
-    /// Σ_k energy-player loss Ĵ(X_{k+1}) − Ĵ(T^k X_k) with the maps' outputs fixed.
-    fn energy_loss(&mut self) -> Tensor {
+    /// Time features of the *target* times t_{k+1} for rows stacked by source step k.
+    fn next_features(&self, src: &Stacked) -> Tensor {
+        let axis = &self.model.axis;
+        let v: Vec<f32> = src
+            .sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &n)| std::iter::repeat_n(axis.feature(axis.times[k + 1]) as f32, n as usize))
+            .collect();
+        Tensor::from_slice(&v).to_device(self.model.device).unsqueeze(1)
+    }
+
+    /// Push stacked batches through their maps; with the internal energy also return
+    /// Σ_k [Ĥ(ρ_k) + mean log|det ∇T^k|] (change of variables, spec eq. 25).
+    fn push(&mut self, src: &Stacked) -> (Tensor, Option<Tensor>) {
         let m = &self.model;
-        let batch = m.config.batch_size;
-        let internal = m.config.energy.variant.internal;
-        let mut total = Tensor::zeros([], (Kind::Float, m.device));
-        for k in 0..m.axis.steps() {
-            let x = sample_batch(&self.data[k], batch, &mut self.rng);
-            let x_next = sample_batch(&self.data[k + 1], batch, &mut self.rng);
-            let feat_k = m.axis.feature(m.axis.times[k]);
-            let feat_next = m.axis.feature(m.axis.times[k + 1]);
-            let (pushed, pushed_entropy) = if internal {
-                let (y, logdet) = m.maps.forward_with_logdet(k, &x, feat_k, m.config.logdet, self.rng.random());
-                (y.detach(), Some((logdet.mean(Kind::Float) + m.entropies[k]).detach()))
-            } else {
-                (tch::no_grad(|| m.maps.forward(k, &x, feat_k)), None)
-            };
-            let data_entropy = self.entropy_of_data(k + 1);
-            total = total + self.live.batch_energy(&x_next, feat_next, data_entropy.as_ref())
-                - self.live.batch_energy(&pushed, feat_next, pushed_entropy.as_ref());
+        let apply = |x: &Tensor| m.maps.forward_stacked(x, &src.feature, &src.sizes);
+        if !m.config.energy.variant.internal {
+            return (apply(&src.x), None);
         }
-        total
+        let seed: u64 = self.rng.random();
+        let (y, logdet) = m.maps.with_logdet(&src.x, m.config.logdet, seed, apply);
+        let mean_logdet = (logdet * &src.weight).sum(Kind::Float);
+        let base: f64 = m.entropies[..src.sizes.len()].iter().sum();
+        (y, Some(mean_logdet + base))
+    }
+
+    /// Energy-player loss Σ_k [Ĵ(X_{k+1}) − Ĵ(T^k X_k)] with the maps' outputs held fixed.
+    fn energy_loss(&mut self) -> Tensor {
+        let steps = self.model.axis.steps();
+        let axis = self.model.axis.clone();
+        let src = self.draw(0..steps, |k| axis.feature(axis.times[k]));
+        let dst = self.draw(1..steps + 1, |j| axis.feature(axis.times[j]));
+        let next = self.next_features(&src);
+        let (pushed, pushed_entropy) = self.push(&src);
+        let (pushed, pushed_entropy) = (pushed.detach(), pushed_entropy.map(|h| h.detach()));
+        let m = &self.model;
+        let data_entropy = m
+            .config
+            .energy
+            .variant
+            .internal
+            .then(|| Tensor::from(m.entropies[1..].iter().sum::<f64>() as f32).to_device(m.device));
+        self.live.stacked_energy(&dst.x, &dst.feature, &dst.weight, &dst.sizes, data_entropy.as_ref())
+            - self.live.stacked_energy(&pushed, &next, &src.weight, &src.sizes, pushed_entropy.as_ref())
     }
 
     /// One training iteration: `map_steps` map updates, then one energy update (gradients summed

@@ -3,3 +3,8 @@
 
 pub mod generator;
 pub mod potentials;
+
+pub use generator::{
+    generate, GroundTruth, InitialDistribution, Interaction, Pairing, SdeConfig, SyntheticDataset,
+};
+pub use potentials::Potential;

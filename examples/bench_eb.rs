@@ -31,7 +31,7 @@ fn main() -> ijkonet::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     let data = read_labelled_npy(root.join("data.npy"), root.join("sample_labels.npy"))?;
     println!(
-        "EB 5-D: sizes {:?}; variant {}, {} epochs, map_steps {}, batch {}, device {}",
+        "EB 5-D: sizes {:?}; variant {}, {} epochs, map_steps {}, batch {}, device {:?}",
         data.sizes(),
         config.energy.variant,
         config.epochs,

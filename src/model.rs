@@ -70,8 +70,10 @@ impl Model {
             return Err(Error::invalid_argument("dimension must be at least 1"));
         }
         let device = config.device.resolve()?;
-        if config.threads > 0 {
-            tch::set_num_threads(config.threads as i32);
+        match (config.threads, device) {
+            (0, Device::Cpu) => tch::set_num_threads(1),
+            (0, _) => {}
+            (n, _) => tch::set_num_threads(n as i32),
         }
         let axis = TimeAxis::new(times)?;
         let energy = Energy::new(&config.energy, dim, device, config.seed)?;

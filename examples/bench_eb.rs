@@ -18,8 +18,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() -> ijkonet::Result<()> {
-    let mut config = TrainConfig::default();
-    config.epochs = 1000;
+    let mut config = TrainConfig { epochs: 1000, ..TrainConfig::default() };
     let mut seeds = vec![0u64, 1, 2];
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
@@ -48,7 +47,10 @@ fn main() -> ijkonet::Result<()> {
         let mut trainer = Trainer::new(&c, &train)?;
         trainer.train(c.epochs, Some((&test, 100)), |p| {
             if let Some(m) = p.metric {
-                eprintln!("  seed {seed} epoch {:>5}: one-step W1 {m:.4}  (energy loss {:+.4})", p.epoch, p.energy_loss);
+                eprintln!(
+                    "  seed {seed} epoch {:>5}: one-step W1 {m:.4}  (energy loss {:+.4})",
+                    p.epoch, p.energy_loss
+                );
             }
             ControlFlow::Continue(())
         })?;

@@ -13,8 +13,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 fn main() -> ijkonet::Result<()> {
-    let mut config = TrainConfig::default();
-    config.epochs = 300;
+    let mut config = TrainConfig { epochs: 300, ..TrainConfig::default() };
     let mut potentials: Vec<Potential> = Potential::ALL.to_vec();
     let mut pairing = Pairing::Unpaired;
     for arg in std::env::args().skip(1) {

@@ -33,8 +33,7 @@ fn mean(v: &[f64]) -> f64 {
 
 fn main() -> ijkonet::Result<()> {
     let mut potential = Potential::StyblinskiTang;
-    let mut config = TrainConfig::default();
-    config.epochs = 200;
+    let mut config = TrainConfig { epochs: 200, ..TrainConfig::default() };
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
         match k {
@@ -84,7 +83,12 @@ fn main() -> ijkonet::Result<()> {
     for k in 0..test.len() - 1 {
         let y = test.get(k + 1).unwrap().points.view();
         let learned = model.grad_potential(y, test.times()[k + 1])?;
-        uvp.push(l2_uvp(learned.view(), data.truth.grad_potential(y).view(), sde.dt, test.get(k).unwrap().points.view())?);
+        uvp.push(l2_uvp(
+            learned.view(),
+            data.truth.grad_potential(y).view(),
+            sde.dt,
+            test.get(k).unwrap().points.view(),
+        )?);
     }
     println!("\nheld-out one-step W1, per step k → k+1:");
     println!("  iJKOnet prediction T^k(ρ_k):  {}   mean {:.4}", fmt(&predicted), mean(&predicted));

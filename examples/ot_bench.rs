@@ -4,9 +4,7 @@
 
 use std::time::Instant;
 
-use ijkonet::metrics::ot::{
-    exact_ot_cost_matrix, exact_ot_with_duals, w2_squared, DualPotentials, GroundCost,
-};
+use ijkonet::metrics::ot::{exact_ot_cost_matrix, exact_ot_with_duals, w2_squared, DualPotentials, GroundCost};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,11 +28,7 @@ fn certificate(
     for (i, xi) in x.rows().into_iter().enumerate() {
         for (j, yj) in y.rows().into_iter().enumerate() {
             let sq: f64 = xi.iter().zip(yj).map(|(a, b)| (a - b) * (a - b)).sum();
-            let c = if cost == GroundCost::Euclidean {
-                sq.sqrt()
-            } else {
-                sq
-            };
+            let c = if cost == GroundCost::Euclidean { sq.sqrt() } else { sq };
             max_c = max_c.max(c);
             worst = worst.max(duals.source[i] + duals.target[j] - c);
         }
@@ -44,13 +38,7 @@ fn certificate(
 
 fn main() -> ijkonet::Result<()> {
     // (n, m, repeats): the median of the repeats is reported.
-    let cases = [
-        (500, 500, 5),
-        (1000, 1000, 5),
-        (2000, 2000, 3),
-        (2000, 3000, 1),
-        (5000, 5000, 1),
-    ];
+    let cases = [(500, 500, 5), (1000, 1000, 5), (2000, 2000, 3), (2000, 3000, 1), (5000, 5000, 1)];
     println!(
         "| n × m | ground cost | median wall time (s) | repeats | optimal cost | plan entries | max dual violation / max c | duality gap / max c |"
     );
@@ -109,36 +97,23 @@ fn harder_cases() -> ijkonet::Result<()> {
         dx * dx + dy * dy
     });
     let (t, plan) = time(|| exact_ot_cost_matrix(costs.view()))?;
-    println!(
-        "| 2000 × 2000 in 2-D, from the cost matrix (arbitrary initial tree) | {t:.3} | {:.6} |",
-        plan.cost
-    );
+    println!("| 2000 × 2000 in 2-D, from the cost matrix (arbitrary initial tree) | {t:.3} | {:.6} |", plan.cost);
     let (t, c) = time(|| w2_squared(x.view(), y.view()))?;
-    println!(
-        "| same clouds from points (initial tree sorted by first coordinate) | {t:.3} | {c:.6} |"
-    );
+    println!("| same clouds from points (initial tree sorted by first coordinate) | {t:.3} | {c:.6} |");
 
     let gx = Array2::from_shape_fn((n, 10), |_| rng.sample::<f64, _>(StandardNormal));
-    let gy = Array2::from_shape_fn((m, 10), |(_, k)| {
-        rng.sample::<f64, _>(StandardNormal) + if k == 0 { 1.0 } else { 0.0 }
-    });
+    let gy =
+        Array2::from_shape_fn((m, 10), |(_, k)| rng.sample::<f64, _>(StandardNormal) + if k == 0 { 1.0 } else { 0.0 });
     let (t, c) = time(|| w2_squared(gx.view(), gy.view()))?;
     println!("| 2000 × 2000 Gaussians in 10-D | {t:.3} | {c:.6} |");
 
     // Integer lattice against its unit translate: massively degenerate, W2² = 1 exactly.
     let side = 45;
-    let lattice = Array2::from_shape_fn((side * side, 2), |(p, k)| {
-        if k == 0 {
-            (p / side) as f64
-        } else {
-            (p % side) as f64
-        }
-    });
+    let lattice =
+        Array2::from_shape_fn((side * side, 2), |(p, k)| if k == 0 { (p / side) as f64 } else { (p % side) as f64 });
     let mut shifted = lattice.clone();
     shifted.column_mut(0).mapv_inplace(|v| v + 1.0);
     let (t, c) = time(|| w2_squared(lattice.view(), shifted.view()))?;
-    println!(
-        "| 45² lattice vs its unit translate (degenerate; exact value 1) | {t:.3} | {c:.12} |"
-    );
+    println!("| 45² lattice vs its unit translate (degenerate; exact value 1) | {t:.3} | {c:.12} |");
     Ok(())
 }

@@ -80,7 +80,7 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
 
 fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
     let layers: Vec<i64> = value
-        .split(|c| c == ',' || c == 'x' || c == ' ')
+        .split([',', 'x', ' '])
         .filter(|s| !s.is_empty())
         .map(|s| parse_num::<i64>(key, s))
         .collect::<Result<_>>()?;
@@ -94,7 +94,9 @@ fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
 
 fn parse_activation(key: &str, value: &str) -> Result<Activation> {
     Activation::parse(value.trim()).ok_or_else(|| {
-        Error::invalid_argument(format!("invalid value '{value}' for '{key}': expected softplus, selu, relu, tanh or silu"))
+        Error::invalid_argument(format!(
+            "invalid value '{value}' for '{key}': expected softplus, selu, relu, tanh or silu"
+        ))
     })
 }
 
@@ -171,7 +173,9 @@ impl TrainConfig {
                         None => return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}'"))),
                     };
                     if terms == 0 || terms > 64 {
-                        return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': 1..=64 terms")));
+                        return Err(Error::invalid_argument(format!(
+                            "invalid value '{value}' for '{key}': 1..=64 terms"
+                        )));
                     }
                     LogDetEstimator::Stochastic { terms }
                 } else {
@@ -188,13 +192,14 @@ impl TrainConfig {
             "energy_beta2" => self.energy_optim.beta2 = parse_f64(key, value)?,
             "energy_eps" => self.energy_optim.eps = parse_f64(key, value)?,
             "energy_clip" => {
-                self.energy_optim.clip_norm =
-                    if value.trim() == "none" { None } else { Some(parse_f64(key, value)?) }
+                self.energy_optim.clip_norm = if value.trim() == "none" { None } else { Some(parse_f64(key, value)?) }
             }
             "energy_ema" => {
                 let v = parse_f64(key, value)?;
                 if !(0.0..1.0).contains(&v) {
-                    return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': need 0 ≤ decay < 1")));
+                    return Err(Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': need 0 ≤ decay < 1"
+                    )));
                 }
                 self.energy_ema = v
             }

@@ -53,7 +53,11 @@ impl FromStr for Variant {
                 "V" => &mut v.potential,
                 "W" => &mut v.interaction,
                 "U" => &mut v.internal,
-                _ => return Err(Error::invalid_argument(format!("unknown energy variant '{s}': use terms V, W, U joined by '+', optionally prefixed by 't,'"))),
+                _ => {
+                    return Err(Error::invalid_argument(format!(
+                        "unknown energy variant '{s}': use terms V, W, U joined by '+', optionally prefixed by 't,'"
+                    )))
+                }
             };
             if *slot {
                 return Err(Error::invalid_argument(format!("energy variant '{s}' names a term twice")));
@@ -131,7 +135,10 @@ impl Energy {
             return Err(Error::invalid_argument("the energy needs at least one of V, W, U"));
         }
         if config.hidden.iter().any(|&h| h <= 0) {
-            return Err(Error::invalid_argument(format!("hidden layer sizes must be positive, got {:?}", config.hidden)));
+            return Err(Error::invalid_argument(format!(
+                "hidden layer sizes must be positive, got {:?}",
+                config.hidden
+            )));
         }
         if !(config.theta3_init.is_finite() && config.theta3_init > 0.0) {
             return Err(Error::invalid_argument("theta3_init must be positive and finite"));
@@ -143,10 +150,11 @@ impl Energy {
             let input = if v.time_varying { d + 1 } else { d };
             Mlp::new(&(&root / "potential"), input, &config.hidden, 1, config.activation)
         });
-        let interaction = v.interaction.then(|| Mlp::new(&(&root / "interaction"), d, &config.hidden, 1, config.activation));
-        let theta3_raw = v.internal.then(|| {
-            root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32]))
-        });
+        let interaction =
+            v.interaction.then(|| Mlp::new(&(&root / "interaction"), d, &config.hidden, 1, config.activation));
+        let theta3_raw = v
+            .internal
+            .then(|| root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32])));
         crate::nn::init_uniform(&vs, seed);
         Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw })
     }
@@ -193,18 +201,18 @@ impl Energy {
     ) -> Tensor {
         let mut total = Tensor::zeros([], (x.kind(), x.device()));
         if let Some(v) = self.potential_rows(x, t_col) {
-            total = total + (v * weight).sum(x.kind());
+            total += (v * weight).sum(x.kind());
         }
         if self.interaction.is_some() {
             for xk in x.split_with_sizes(sizes, 0) {
                 let n = xk.size()[0];
                 let z = (xk.unsqueeze(1) - xk.unsqueeze(0)).reshape([n * n, self.dim]);
                 let w = self.interaction_kernel(&z).expect("interaction present");
-                total = total + w.mean(w.kind()) * 0.5;
+                total += w.mean(w.kind()) * 0.5;
             }
         }
         if let (Some(th), Some(h)) = (self.theta3(), entropy_sum) {
-            total = total - th * h;
+            total -= th * h;
         }
         total
     }
@@ -219,23 +227,13 @@ impl Energy {
         self.theta3_raw.as_ref().map(|r| r.softplus().squeeze())
     }
 
-    /// Empirical energy of a batch (eq. 24): mean V + ½ mean_{i,j} W(x_i − x_j) − θ₃ H, where the
+    /// Empirical energy of one batch (eq. 24): mean V + ½ mean_{i,j} W(x_i − x_j) − θ₃ H, where the
     /// entropy estimate H is supplied by the caller (precomputed for data, change of variables for maps).
     pub fn batch_energy(&self, x: &Tensor, t: f64, entropy: Option<&Tensor>) -> Tensor {
-        let mut total = Tensor::zeros([], (x.kind(), x.device()));
-        if let Some(v) = self.potential(x, t) {
-            total = total + v.mean(v.kind());
-        }
-        if self.interaction.is_some() {
-            let n = x.size()[0];
-            let z = (x.unsqueeze(1) - x.unsqueeze(0)).reshape([n * n, self.dim]);
-            let w = self.interaction_kernel(&z).expect("interaction present");
-            total = total + w.mean(w.kind()) * 0.5;
-        }
-        if let (Some(th), Some(h)) = (self.theta3(), entropy) {
-            total = total - th * h;
-        }
-        total
+        let n = x.size()[0];
+        let t_col = Tensor::full([n, 1], t, (x.kind(), x.device()));
+        let weight = Tensor::full([n], 1.0 / n as f64, (x.kind(), x.device()));
+        self.stacked_energy(x, &t_col, &weight, &[n], entropy)
     }
 
     /// ∇ₓV(x, t) (n×d, network units), detached.

@@ -50,7 +50,10 @@ impl TransportMaps {
             return Err(Error::invalid_argument("at least one transport map is needed"));
         }
         if config.hidden.iter().any(|&h| h <= 0) {
-            return Err(Error::invalid_argument(format!("hidden layer sizes must be positive, got {:?}", config.hidden)));
+            return Err(Error::invalid_argument(format!(
+                "hidden layer sizes must be positive, got {:?}",
+                config.hidden
+            )));
         }
         let vs = nn::VarStore::new(device);
         let root = vs.root();
@@ -138,7 +141,7 @@ impl TransportMaps {
                     w = Tensor::run_backward(&[(&f * &w).sum(f.kind())], &[&xg], true, true).pop().expect("one input");
                     let tr = (&w * &v).sum_dim_intlist([1i64].as_slice(), false, w.kind());
                     let sign = if term % 2 == 1 { 1.0 } else { -1.0 };
-                    total = total + tr * (sign / term as f64);
+                    total += tr * (sign / term as f64);
                 }
                 total
             }

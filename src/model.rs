@@ -27,7 +27,7 @@ pub struct TimeAxis {
 
 impl TimeAxis {
     pub fn new(times: Vec<f64>) -> Result<TimeAxis> {
-        if times.len() < 2 || times.windows(2).any(|w| !(w[1] > w[0])) || times.iter().any(|t| !t.is_finite()) {
+        if times.len() < 2 || times.windows(2).any(|w| w[1] <= w[0]) || times.iter().any(|t| !t.is_finite()) {
             return Err(Error::invalid_data("times must be at least 2, finite and strictly increasing"));
         }
         let scale = (times[times.len() - 1] - times[0]) / (times.len() - 1) as f64;
@@ -141,7 +141,9 @@ impl Model {
     pub fn predict_at(&self, x: ArrayView2<f64>, t_from: f64, t_to: f64, opts: &JkoStepOptions) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "predict_at")?;
         if !(t_from.is_finite() && t_to.is_finite() && t_to > t_from) {
-            return Err(Error::invalid_argument(format!("need finite times with t_to > t_from, got {t_from} → {t_to}")));
+            return Err(Error::invalid_argument(format!(
+                "need finite times with t_to > t_from, got {t_from} → {t_to}"
+            )));
         }
         if let (Some(a), Some(b)) = (self.time_index(t_from), self.time_index(t_to)) {
             return Ok(self.rollout(a, b - a, x)?.pop().expect("at least one step"));
@@ -162,7 +164,8 @@ impl Model {
         }
         let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
         let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device, opts.seed)?;
-        let mut opt = nn::Adam { beta1: 0.5, beta2: 0.9, wd: 0.0, eps: 1e-8, amsgrad: false }.build(&map.vs, opts.lr)?;
+        let mut opt =
+            nn::Adam { beta1: 0.5, beta2: 0.9, wd: 0.0, eps: 1e-8, amsgrad: false }.build(&map.vs, opts.lr)?;
         let xt = to_tensor(x, self.device);
         let tau_n = tau / self.axis.scale;
         let t_feat = self.axis.feature(t_from + tau);
@@ -181,8 +184,9 @@ impl Model {
             };
             let h = logdet.mean(Kind::Float) + base_entropy;
             let energy = self.energy.batch_energy(&y, t_feat, Some(&h));
-            let transport = (&y - &xt).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
-                / (2.0 * tau_n);
+            let transport =
+                (&y - &xt).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
+                    / (2.0 * tau_n);
             let loss = energy + transport;
             opt.backward_step(&loss);
             last = Some(loss.double_value(&[]));
@@ -244,10 +248,19 @@ impl Model {
 
     /// Simulate the learned SDE dX = −∇V dt − (∇W∗ρ) dt + √(2θ₃) dB by Euler–Maruyama from `x0` at
     /// time `t0`, with `n_steps` steps of size `dt` (user units). Returns n_steps + 1 clouds.
-    pub fn simulate(&self, x0: ArrayView2<f64>, t0: f64, dt: f64, n_steps: usize, seed: u64) -> Result<Vec<Array2<f64>>> {
+    pub fn simulate(
+        &self,
+        x0: ArrayView2<f64>,
+        t0: f64,
+        dt: f64,
+        n_steps: usize,
+        seed: u64,
+    ) -> Result<Vec<Array2<f64>>> {
         check_points(x0, self.dim(), "simulate")?;
-        if !(dt.is_finite() && dt > 0.0) || !t0.is_finite() {
-            return Err(Error::invalid_argument(format!("simulate: need finite t0 and dt > 0, got t0 = {t0}, dt = {dt}")));
+        if !(dt.is_finite() && dt > 0.0 && t0.is_finite()) {
+            return Err(Error::invalid_argument(format!(
+                "simulate: need finite t0 and dt > 0, got t0 = {t0}, dt = {dt}"
+            )));
         }
         let theta3 = self.theta3();
         let noise_std = (2.0 * theta3 * dt).sqrt();
@@ -330,7 +343,8 @@ impl Model {
                 Ok((n.clone(), view))
             })
             .collect::<Result<_>>()?;
-        let mut meta: HashMap<String, String> = self.config.entries().into_iter().map(|(k, v)| (format!("config.{k}"), v)).collect();
+        let mut meta: HashMap<String, String> =
+            self.config.entries().into_iter().map(|(k, v)| (format!("config.{k}"), v)).collect();
         meta.insert("format".into(), "ijkonet-model".into());
         meta.insert("format_version".into(), MODEL_FORMAT_VERSION.to_string());
         meta.insert("method".into(), "ijkonet".into());
@@ -377,7 +391,8 @@ impl Model {
         let mut model = Model::new(&config, dim, times).map_err(|e| e.context(&what))?;
         model.entropies = entropies;
         model.epochs_done = get("epochs_done")?.parse().map_err(|_| bad("bad epochs_done".into()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt tensor data: {e:?}")))?;
+        let st =
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt tensor data: {e:?}")))?;
         let vars = model.all_variables();
         if st.names().len() != vars.len() {
             return Err(bad(format!("{} tensors stored, the configuration needs {}", st.names().len(), vars.len())));

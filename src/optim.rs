@@ -33,7 +33,8 @@ impl AdamConfig {
     }
 
     pub fn build(&self, vs: &nn::VarStore) -> Result<nn::Optimizer> {
-        Ok(nn::Adam { beta1: self.beta1, beta2: self.beta2, wd: 0.0, eps: self.eps, amsgrad: false }.build(vs, self.lr)?)
+        Ok(nn::Adam { beta1: self.beta1, beta2: self.beta2, wd: 0.0, eps: self.eps, amsgrad: false }
+            .build(vs, self.lr)?)
     }
 
     /// One step on `loss`: zero, backward, clip, update.

@@ -17,20 +17,28 @@ pub fn to_array(t: &Tensor) -> Result<Array2<f64>> {
     if size.len() != 2 {
         return Err(Error::internal(format!("expected a 2-D tensor, got shape {size:?}")));
     }
-    let flat: Vec<f64> = Vec::<f64>::try_from(&t.detach().to_device(Device::Cpu).to_kind(Kind::Double).contiguous().view([-1]))?;
+    let flat: Vec<f64> =
+        Vec::<f64>::try_from(&t.detach().to_device(Device::Cpu).to_kind(Kind::Double).contiguous().view([-1]))?;
     Ok(Array2::from_shape_vec((size[0] as usize, size[1] as usize), flat).expect("size from tensor"))
 }
 
 /// Check an input cloud: expected dimension, at least one row, finite values.
 pub fn check_points(x: ArrayView2<f64>, dim: usize, what: &str) -> Result<()> {
     if x.ncols() != dim {
-        return Err(Error::invalid_argument(format!("{what}: points have dimension {} but the model has {dim}", x.ncols())));
+        return Err(Error::invalid_argument(format!(
+            "{what}: points have dimension {} but the model has {dim}",
+            x.ncols()
+        )));
     }
     if x.nrows() == 0 {
         return Err(Error::invalid_argument(format!("{what}: no points given")));
     }
     if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("{what}: value {v} at row {}, column {} is not finite", i / dim, i % dim)));
+        return Err(Error::invalid_argument(format!(
+            "{what}: value {v} at row {}, column {} is not finite",
+            i / dim,
+            i % dim
+        )));
     }
     Ok(())
 }

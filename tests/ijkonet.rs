@@ -35,12 +35,12 @@ fn quadratic_snapshots(n: usize, snapshots: usize, seed: u64) -> Snapshots {
 }
 
 fn small_config(epochs: usize) -> TrainConfig {
-    let mut c = TrainConfig::default();
-    for (k, v) in [("device", "cpu"), ("threads", "1"), ("map_steps", "5"), ("energy_hidden", "32,32"), ("map_hidden", "32,32")]
+    let mut c = TrainConfig { epochs, ..TrainConfig::default() };
+    for (k, v) in
+        [("device", "cpu"), ("threads", "1"), ("map_steps", "5"), ("energy_hidden", "32,32"), ("map_hidden", "32,32")]
     {
         c.set(k, v).unwrap();
     }
-    c.epochs = epochs;
     c
 }
 
@@ -55,7 +55,9 @@ fn learns_the_gradient_of_a_quadratic_potential_from_unpaired_snapshots() {
         learned.push(model.grad_potential(x, data.times()[k]).unwrap());
         truth.push(true_grad(x));
     }
-    let cat = |v: &[Array2<f64>]| ndarray::concatenate(ndarray::Axis(0), &v.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap();
+    let cat = |v: &[Array2<f64>]| {
+        ndarray::concatenate(ndarray::Axis(0), &v.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap()
+    };
     let err = relative_l2_error(cat(&learned).view(), cat(&truth).view()).unwrap();
     // A JKO (implicit) step fitted to explicit-Euler data has ∇V̂ = ∇V/(1 − 2·5·dt): relative error
     // 0.012 even with infinite data; 500 unpaired points per snapshot add sampling error (measured
@@ -210,7 +212,8 @@ fn simulation_and_jko_steps_follow_the_learned_field() {
 #[test]
 fn unequal_time_gaps_and_snapshot_sizes_train() {
     let base = quadratic_snapshots(80, 3, 8);
-    let clouds: Vec<Array2<f64>> = base.iter().enumerate().map(|(k, s)| s.points.slice(ndarray::s![..(80 - 20 * k), ..]).to_owned()).collect();
+    let clouds: Vec<Array2<f64>> =
+        base.iter().enumerate().map(|(k, s)| s.points.slice(ndarray::s![..(80 - 20 * k), ..]).to_owned()).collect();
     let data = Snapshots::new(vec![0.0, 1.0, 3.0], clouds).unwrap();
     let model = fit(&small_config(2), &data).unwrap();
     assert_eq!(model.times(), &[0.0, 1.0, 3.0]);

@@ -25,9 +25,7 @@ macro_rules! widen {
 widen!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
 
 fn open(path: &Path) -> Result<BufReader<File>> {
-    File::open(path)
-        .map(BufReader::new)
-        .map_err(|e| Error::io(format!("cannot open {}: {e}", path.display())))
+    File::open(path).map(BufReader::new).map_err(|e| Error::io(format!("cannot open {}: {e}", path.display())))
 }
 
 /// Decode an .npy stream of any accepted numeric dtype into f64.
@@ -63,7 +61,9 @@ fn to_vector(a: ArrayD<f64>, what: &str) -> Result<Array1<f64>> {
     let shape = a.shape().to_vec();
     match shape.as_slice() {
         [_] => Ok(a.into_dimensionality::<Ix1>().expect("1-D")),
-        [n, 1] => Ok(a.into_shape_with_order(IxDyn(&[*n])).expect("same size").into_dimensionality::<Ix1>().expect("1-D")),
+        [n, 1] => {
+            Ok(a.into_shape_with_order(IxDyn(&[*n])).expect("same size").into_dimensionality::<Ix1>().expect("1-D"))
+        }
         _ => Err(Error::format(format!("{what}: expected a vector, got shape {shape:?}"))),
     }
 }
@@ -114,7 +114,8 @@ fn npz_array<R: Read + Seek>(npz: &mut NpzReader<R>, names: &[String], name: &st
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Snapshots> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    let mut npz = NpzReader::new(open(path)?).map_err(|e| Error::format(format!("{what}: not an .npz archive: {e}")))?;
+    let mut npz =
+        NpzReader::new(open(path)?).map_err(|e| Error::format(format!("{what}: not an .npz archive: {e}")))?;
     let names = npz.names().map_err(|e| Error::format(format!("{what}: {e}")))?;
     let data = to_matrix(npz_array(&mut npz, &names, "data", &what)?, &what)?;
     let labels = to_vector(npz_array(&mut npz, &names, "labels", &what)?, &what)?;
@@ -236,7 +237,9 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Snapshots> 
         }
         LabelColumn::Name(name) => {
             let h = header.as_ref().ok_or_else(|| {
-                Error::invalid_argument(format!("{what}: label column '{name}' given by name but the file has no header"))
+                Error::invalid_argument(format!(
+                    "{what}: label column '{name}' given by name but the file has no header"
+                ))
             })?;
             h.iter().position(|f| f == name).ok_or_else(|| {
                 Error::invalid_argument(format!(
@@ -301,8 +304,11 @@ mod tests {
 
     #[test]
     fn npz_round_trip_keeps_times_and_points() {
-        let s = Snapshots::new(vec![0.5, 3.0, 7.25], vec![array![[1.0], [2.0]], array![[3.0], [4.0], [5.0]], array![[6.0], [7.0]]])
-            .unwrap();
+        let s = Snapshots::new(
+            vec![0.5, 3.0, 7.25],
+            vec![array![[1.0], [2.0]], array![[3.0], [4.0], [5.0]], array![[6.0], [7.0]]],
+        )
+        .unwrap();
         let p = tmp("rt.npz");
         write_npz(&p, &s).unwrap();
         assert_eq!(read_npz(&p).unwrap(), s);
@@ -337,7 +343,8 @@ mod tests {
         assert_eq!(s.get(0).unwrap().points, array![[1.0, 2.0], [5.0, 6.0]]);
         let by_index = CsvOptions { label: LabelColumn::Index(1), ..Default::default() };
         assert_eq!(read_csv(&p, &by_index).unwrap(), s);
-        let e = read_csv(&p, &CsvOptions { label: LabelColumn::Name("time".into()), ..Default::default() }).unwrap_err();
+        let e =
+            read_csv(&p, &CsvOptions { label: LabelColumn::Name("time".into()), ..Default::default() }).unwrap_err();
         assert!(e.message().contains("no column named 'time'"), "{e}");
     }
 

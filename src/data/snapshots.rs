@@ -70,11 +70,7 @@ impl Snapshots {
     /// time; `None` uses the label value itself as the time.
     pub fn from_labelled(data: ArrayView2<f64>, labels: &[f64], times: Option<&dyn Fn(f64) -> f64>) -> Result<Self> {
         if data.nrows() != labels.len() {
-            return Err(Error::invalid_argument(format!(
-                "{} labels given for {} rows",
-                labels.len(),
-                data.nrows()
-            )));
+            return Err(Error::invalid_argument(format!("{} labels given for {} rows", labels.len(), data.nrows())));
         }
         if let Some(bad) = labels.iter().find(|l| !l.is_finite()) {
             return Err(Error::invalid_data(format!("time label {bad} is not finite")));
@@ -240,8 +236,11 @@ mod tests {
         assert!(e.message().contains("at least 2 are needed"), "{e}");
         let e = Snapshots::new(vec![0.0, 1.0], vec![Array2::zeros((0, 2)), Array2::zeros((3, 2))]).unwrap_err();
         assert!(e.message().contains("0 point"), "{e}");
-        let e = Snapshots::new(vec![0.0, 1.0], vec![array![[0.0, f64::INFINITY], [2.0, 3.0]], array![[1.0, 1.0], [2.0, 2.0]]])
-            .unwrap_err();
+        let e = Snapshots::new(
+            vec![0.0, 1.0],
+            vec![array![[0.0, f64::INFINITY], [2.0, 3.0]], array![[1.0, 1.0], [2.0, 2.0]]],
+        )
+        .unwrap_err();
         assert!(e.message().contains("row 0, column 1"), "{e}");
         let e = Snapshots::new(vec![0.0, 1.0, 2.0], two()).unwrap_err();
         assert!(e.message().contains("3 times given for 2"), "{e}");
@@ -279,7 +278,8 @@ mod tests {
         let (tr, te) = s.split(0.4, 7).unwrap();
         assert_eq!(tr.sizes(), vec![30, 30]);
         assert_eq!(te.sizes(), vec![20, 20]);
-        let mut all: Vec<f64> = tr.get(0).unwrap().points.iter().chain(te.get(0).unwrap().points.iter()).copied().collect();
+        let mut all: Vec<f64> =
+            tr.get(0).unwrap().points.iter().chain(te.get(0).unwrap().points.iter()).copied().collect();
         all.sort_by(|a, b| a.partial_cmp(b).unwrap());
         assert_eq!(all, (0..50).map(|i| i as f64).collect::<Vec<_>>());
         // Snapshots are split independently: the two halves differ between snapshots.

@@ -4,8 +4,8 @@
 
 use crate::config::TrainConfig;
 use crate::data::Snapshots;
-use crate::error::{Error, ErrorKind, Result};
 use crate::energy::Energy;
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::Model;
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
@@ -270,7 +270,12 @@ impl Trainer {
     /// Train for `epochs` epochs. After each, `callback` sees the progress and may stop training by
     /// returning `ControlFlow::Break` (the error kind is then `Cancelled`). When `eval` is given,
     /// the mean one-step W1 on it is computed every `eval_every` epochs and passed as the metric.
-    pub fn train<F>(&mut self, epochs: usize, eval: Option<(&Snapshots, usize)>, mut callback: F) -> Result<Vec<Progress>>
+    pub fn train<F>(
+        &mut self,
+        epochs: usize,
+        eval: Option<(&Snapshots, usize)>,
+        mut callback: F,
+    ) -> Result<Vec<Progress>>
     where
         F: FnMut(&Progress) -> ControlFlow<()>,
     {

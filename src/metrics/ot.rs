@@ -76,9 +76,7 @@ pub fn exact_ot_cost_matrix(cost: ArrayView2<f64>) -> Result<TransportPlan> {
 }
 
 /// Like [`exact_ot_cost_matrix`], also returning the optimal dual potentials.
-pub fn exact_ot_cost_matrix_with_duals(
-    cost: ArrayView2<f64>,
-) -> Result<(TransportPlan, DualPotentials)> {
+pub fn exact_ot_cost_matrix_with_duals(cost: ArrayView2<f64>) -> Result<(TransportPlan, DualPotentials)> {
     let (n, m) = cost.dim();
     if n == 0 || m == 0 {
         return Err(Error::invalid_argument(format!(
@@ -86,9 +84,7 @@ pub fn exact_ot_cost_matrix_with_duals(
         )));
     }
     if let Some(((i, j), v)) = cost.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!(
-            "exact OT: cost matrix entry ({i}, {j}) is not finite ({v})"
-        )));
+        return Err(Error::invalid_argument(format!("exact OT: cost matrix entry ({i}, {j}) is not finite ({v})")));
     }
     let costs: Vec<f64> = cost.iter().copied().collect();
     let rows: Vec<usize> = (0..n).collect();
@@ -113,14 +109,10 @@ pub fn w2(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
 
 fn validate_cloud(name: &str, a: ArrayView2<f64>) -> Result<()> {
     if a.nrows() == 0 {
-        return Err(Error::invalid_argument(format!(
-            "exact OT: point cloud {name} is empty"
-        )));
+        return Err(Error::invalid_argument(format!("exact OT: point cloud {name} is empty")));
     }
     if a.ncols() == 0 {
-        return Err(Error::invalid_argument(format!(
-            "exact OT: point cloud {name} has dimension d = 0"
-        )));
+        return Err(Error::invalid_argument(format!("exact OT: point cloud {name} has dimension d = 0")));
     }
     if let Some(((i, k), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(Error::invalid_argument(format!(
@@ -167,9 +159,7 @@ fn cost_matrix(x: ArrayView2<f64>, y: ArrayView2<f64>, cost: GroundCost) -> Resu
         }
     }
     if out.iter().any(|c| !c.is_finite()) {
-        return Err(Error::invalid_argument(
-            "exact OT: a pairwise cost overflows f64 (coordinates too large)",
-        ));
+        return Err(Error::invalid_argument("exact OT: a pairwise cost overflows f64 (coordinates too large)"));
     }
     Ok(out)
 }
@@ -182,19 +172,11 @@ fn order_by_first_coordinate(a: ArrayView2<f64>) -> Vec<usize> {
 }
 
 /// Validated entry point shared by the public functions: runs the simplex and packages the result.
-fn solve(
-    n: usize,
-    m: usize,
-    costs: &[f64],
-    rows: &[usize],
-    cols: &[usize],
-) -> Result<(TransportPlan, DualPotentials)> {
+fn solve(n: usize, m: usize, costs: &[f64], rows: &[usize], cols: &[usize]) -> Result<(TransportPlan, DualPotentials)> {
     let max_abs = costs.iter().fold(0.0_f64, |acc, c| acc.max(c.abs()));
     // Potentials are sums of up to n + m costs; they must not overflow.
     if !(max_abs * (n + m) as f64).is_finite() {
-        return Err(Error::invalid_argument(
-            "exact OT: costs too large to solve in f64",
-        ));
+        return Err(Error::invalid_argument("exact OT: costs too large to solve in f64"));
     }
     let mut ns = NetworkSimplex::new(n, m, costs, rows, cols);
     ns.run()?;
@@ -376,10 +358,7 @@ impl<'a> NetworkSimplex<'a> {
             let vs = &v_pot[j0..j0 + len];
             // Minimum first, without index bookkeeping; the index (and the tree-arc check) only
             // when the segment improves on the best so far.
-            let seg_min = row
-                .iter()
-                .zip(vs)
-                .fold(f64::INFINITY, |acc, (&c, &v)| acc.min(c - ui - v));
+            let seg_min = row.iter().zip(vs).fold(f64::INFINITY, |acc, (&c, &v)| acc.min(c - ui - v));
             if seg_min < best {
                 for (k, (&c, &v)) in row.iter().zip(vs).enumerate() {
                     let r = c - ui - v;
@@ -419,8 +398,7 @@ impl<'a> NetworkSimplex<'a> {
 
     fn run(&mut self) -> Result<()> {
         // Far beyond anything seen in practice; a safeguard, not a tuning knob.
-        let max_pivots =
-            1_000_000 + 2_000 * (self.n + self.m) * ((self.n + self.m) as f64).log2() as usize;
+        let max_pivots = 1_000_000 + 2_000 * (self.n + self.m) * ((self.n + self.m) as f64).log2() as usize;
         loop {
             match self.find_entering() {
                 Some(e) => self.pivot(e),
@@ -525,15 +503,7 @@ impl<'a> NetworkSimplex<'a> {
     }
 
     /// Reroots the subtree of u_out at u_in and attaches it below v_in through arc e.
-    fn update_tree(
-        &mut self,
-        e: usize,
-        delta: i64,
-        u_in: usize,
-        v_in: usize,
-        u_out: usize,
-        join: usize,
-    ) {
+    fn update_tree(&mut self, e: usize, delta: i64, u_in: usize, v_in: usize, u_out: usize, join: usize) {
         let old_parent = self.parent[u_out];
         let size = self.succ_num[u_out];
         let seg_end = self.last_succ[u_out];
@@ -643,14 +613,8 @@ impl<'a> NetworkSimplex<'a> {
             entries.push((e / m, e % m, mass));
         }
         entries.sort_by_key(|&(i, j, _)| (i, j));
-        let plan = TransportPlan {
-            cost: cost / total,
-            entries,
-        };
-        let duals = DualPotentials {
-            source: self.pot[..n].to_vec(),
-            target: self.pot[n..].to_vec(),
-        };
+        let plan = TransportPlan { cost: cost / total, entries };
+        let duals = DualPotentials { source: self.pot[..n].to_vec(), target: self.pot[n..].to_vec() };
         (plan, duals)
     }
 }
@@ -668,12 +632,7 @@ mod tests {
 
     fn pairwise(x: &Array2<f64>, y: &Array2<f64>, cost: GroundCost) -> Array2<f64> {
         Array2::from_shape_fn((x.nrows(), y.nrows()), |(i, j)| {
-            let sq: f64 = x
-                .row(i)
-                .iter()
-                .zip(y.row(j))
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum();
+            let sq: f64 = x.row(i).iter().zip(y.row(j)).map(|(a, b)| (a - b) * (a - b)).sum();
             match cost {
                 GroundCost::Euclidean => sq.sqrt(),
                 GroundCost::SquaredEuclidean => sq,
@@ -760,10 +719,7 @@ mod tests {
                 }
             }
         }
-        (1..=l)
-            .map(|j| c[[match_of_col[j] - 1, j - 1]])
-            .sum::<f64>()
-            / l as f64
+        (1..=l).map(|j| c[[match_of_col[j] - 1, j - 1]]).sum::<f64>() / l as f64
     }
 
     fn gcd(a: usize, b: usize) -> usize {
@@ -820,56 +776,31 @@ mod tests {
             cost += mass * c[[i, j]];
         }
         for (i, r) in rows.iter().enumerate() {
-            assert!(
-                (r - 1.0 / n as f64).abs() <= 1e-12,
-                "row {i} sums to {r}, expected 1/{n}"
-            );
+            assert!((r - 1.0 / n as f64).abs() <= 1e-12, "row {i} sums to {r}, expected 1/{n}");
         }
         for (j, s) in cols.iter().enumerate() {
-            assert!(
-                (s - 1.0 / m as f64).abs() <= 1e-12,
-                "column {j} sums to {s}, expected 1/{m}"
-            );
+            assert!((s - 1.0 / m as f64).abs() <= 1e-12, "column {j} sums to {s}, expected 1/{m}");
         }
         let scale = c.iter().fold(0.0_f64, |a, v| a.max(v.abs())).max(1e-300);
-        assert!(
-            (cost - plan.cost).abs() <= 1e-12 * scale,
-            "reported cost {} but Σ π c = {cost}",
-            plan.cost
-        );
+        assert!((cost - plan.cost).abs() <= 1e-12 * scale, "reported cost {} but Σ π c = {cost}", plan.cost);
     }
 
     /// LP duality certificate: u_i + v_j ≤ c_ij everywhere, equality on the support, and the
     /// dual objective equal to the primal cost. Together these prove the plan optimal.
     fn assert_dual_certificate(plan: &TransportPlan, duals: &DualPotentials, c: &Array2<f64>) {
         let scale = c.iter().fold(0.0_f64, |a, v| a.max(v.abs())).max(1e-300);
-        let pot_scale = duals
-            .source
-            .iter()
-            .chain(&duals.target)
-            .fold(scale, |a, v| a.max(v.abs()));
+        let pot_scale = duals.source.iter().chain(&duals.target).fold(scale, |a, v| a.max(v.abs()));
         let tol = 1e-11 * pot_scale;
         for ((i, j), &cij) in c.indexed_iter() {
             let slack = cij - duals.source[i] - duals.target[j];
-            assert!(
-                slack >= -tol,
-                "dual infeasible at ({i}, {j}): slack {slack}"
-            );
+            assert!(slack >= -tol, "dual infeasible at ({i}, {j}): slack {slack}");
         }
         for &(i, j, _) in &plan.entries {
             let slack = c[[i, j]] - duals.source[i] - duals.target[j];
-            assert!(
-                slack.abs() <= tol,
-                "complementary slackness fails at ({i}, {j}): {slack}"
-            );
+            assert!(slack.abs() <= tol, "complementary slackness fails at ({i}, {j}): {slack}");
         }
         let gap = (duals.objective() - plan.cost).abs();
-        assert!(
-            gap <= tol,
-            "duality gap {gap}: dual {} vs primal {}",
-            duals.objective(),
-            plan.cost
-        );
+        assert!(gap <= tol, "duality gap {gap}: dual {} vs primal {}", duals.objective(), plan.cost);
     }
 
     /// Checks every structural invariant of the spanning tree.
@@ -888,10 +819,7 @@ mod tests {
         let mut position = vec![0; nodes];
         for (k, &v) in order.iter().enumerate() {
             position[v] = k;
-            assert_eq!(
-                ns.rev_thread[ns.thread[v]], v,
-                "rev_thread is not the inverse"
-            );
+            assert_eq!(ns.rev_thread[ns.thread[v]], v, "rev_thread is not the inverse");
         }
         let is_ancestor = |anc: usize, mut v: usize| loop {
             if v == anc {
@@ -909,10 +837,7 @@ mod tests {
             let end = position[v] + size - 1;
             assert_eq!(order[end], ns.last_succ[v], "last_succ of {v}");
             for &w in &order[position[v]..=end] {
-                assert!(
-                    is_ancestor(v, w),
-                    "{w} inside the block of {v} but not below it"
-                );
+                assert!(is_ancestor(v, w), "{w} inside the block of {v} but not below it");
             }
             if v == ns.root {
                 continue;
@@ -920,16 +845,10 @@ mod tests {
             // The tree arc joins v and its parent, one source and one sink.
             let e = ns.pred_arc[v];
             let (i, j) = (e / m, n + e % m);
-            assert!(
-                (v == i && ns.parent[v] == j) || (v == j && ns.parent[v] == i),
-                "pred arc of {v}"
-            );
+            assert!((v == i && ns.parent[v] == j) || (v == j && ns.parent[v] == i), "pred arc of {v}");
             // Strong feasibility: zero-flow arcs point toward the root (only sources' arcs do).
             assert!(ns.flow[v] >= 0, "negative flow");
-            assert!(
-                ns.flow[v] > 0 || v < n,
-                "zero-flow arc of sink {v} points away from the root"
-            );
+            assert!(ns.flow[v] > 0 || v < n, "zero-flow arc of sink {v} points away from the root");
             let reduced = ns.costs[e] - ns.pot[i] - ns.pot[j];
             assert!(reduced.abs() <= 1e-9, "tree arc reduced cost {reduced}");
         }
@@ -966,11 +885,7 @@ mod tests {
                 let cm = Array2::from_shape_vec((n, m), c.clone()).unwrap();
                 let (plan, duals) = ns.result();
                 let expected = hungarian_assignment(&replicate(&cm));
-                assert!(
-                    (plan.cost - expected).abs() <= 1e-12,
-                    "{n}×{m}: {} vs {expected}",
-                    plan.cost
-                );
+                assert!((plan.cost - expected).abs() <= 1e-12, "{n}×{m}: {} vs {expected}", plan.cost);
                 assert_dual_certificate(&plan, &duals, &cm);
             }
         }
@@ -987,11 +902,7 @@ mod tests {
                     let c = pairwise(&x, &y, cost);
                     let plan = exact_ot(x.view(), y.view(), cost).unwrap();
                     let expected = brute_force_assignment(&c);
-                    assert!(
-                        rel_err(plan.cost, expected) <= 1e-9,
-                        "n={n}: {} vs {expected}",
-                        plan.cost
-                    );
+                    assert!(rel_err(plan.cost, expected) <= 1e-9, "n={n}: {} vs {expected}", plan.cost);
                     assert_valid_plan(&plan, &c);
                 }
             }
@@ -1001,16 +912,7 @@ mod tests {
     #[test]
     fn unequal_sizes_match_brute_force_on_replicated_assignment() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        for &(n, m) in &[
-            (3, 2),
-            (2, 3),
-            (4, 2),
-            (2, 8),
-            (8, 4),
-            (6, 3),
-            (4, 8),
-            (1, 7),
-        ] {
+        for &(n, m) in &[(3, 2), (2, 3), (4, 2), (2, 8), (8, 4), (6, 3), (4, 8), (1, 7)] {
             for _ in 0..3 {
                 let x = uniform_cloud(&mut rng, n, 2, -4.0, 4.0);
                 let y = uniform_cloud(&mut rng, m, 2, -4.0, 4.0);
@@ -1018,11 +920,7 @@ mod tests {
                     let c = pairwise(&x, &y, cost);
                     let plan = exact_ot(x.view(), y.view(), cost).unwrap();
                     let expected = brute_force_assignment(&replicate(&c));
-                    assert!(
-                        rel_err(plan.cost, expected) <= 1e-9,
-                        "{n}×{m}: {} vs {expected}",
-                        plan.cost
-                    );
+                    assert!(rel_err(plan.cost, expected) <= 1e-9, "{n}×{m}: {} vs {expected}", plan.cost);
                     assert_valid_plan(&plan, &c);
                 }
             }
@@ -1077,28 +975,15 @@ mod tests {
         xs.sort_by(f64::total_cmp);
         ys.sort_by(f64::total_cmp);
         let sorted_w1 = xs.iter().zip(&ys).map(|(a, b)| (a - b).abs()).sum::<f64>() / 300.0;
-        let sorted_w2sq = xs
-            .iter()
-            .zip(&ys)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            / 300.0;
+        let sorted_w2sq = xs.iter().zip(&ys).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / 300.0;
         assert!(rel_err(w1(x.view(), y.view()).unwrap(), sorted_w1) <= 1e-9);
         assert!(rel_err(w2_squared(x.view(), y.view()).unwrap(), sorted_w2sq) <= 1e-9);
         assert!(rel_err(w2(x.view(), y.view()).unwrap(), sorted_w2sq.sqrt()) <= 1e-9);
         // From points the initial tree already is the sorted coupling; the cost-matrix entry
         // starts from an arbitrary tree and must find it by pivoting.
-        for (cost, expected) in [
-            (GroundCost::Euclidean, sorted_w1),
-            (GroundCost::SquaredEuclidean, sorted_w2sq),
-        ] {
-            let got = exact_ot_cost_matrix(pairwise(&x, &y, cost).view())
-                .unwrap()
-                .cost;
-            assert!(
-                rel_err(got, expected) <= 1e-9,
-                "{cost:?}: {got} vs {expected}"
-            );
+        for (cost, expected) in [(GroundCost::Euclidean, sorted_w1), (GroundCost::SquaredEuclidean, sorted_w2sq)] {
+            let got = exact_ot_cost_matrix(pairwise(&x, &y, cost).view()).unwrap().cost;
+            assert!(rel_err(got, expected) <= 1e-9, "{cost:?}: {got} vs {expected}");
         }
     }
 
@@ -1110,18 +995,14 @@ mod tests {
             let y = uniform_cloud(&mut rng, m, 1, -3.0, 5.0);
             let xs: Vec<f64> = x.iter().copied().collect();
             let ys: Vec<f64> = y.iter().copied().collect();
-            let (e1, e2) = (
-                quantile_integral(&xs, &ys, 1),
-                quantile_integral(&xs, &ys, 2),
-            );
+            let (e1, e2) = (quantile_integral(&xs, &ys, 1), quantile_integral(&xs, &ys, 2));
             let got1 = w1(x.view(), y.view()).unwrap();
             let got2 = w2_squared(x.view(), y.view()).unwrap();
             assert!(rel_err(got1, e1) <= 1e-9, "{n}×{m} W1: {got1} vs {e1}");
             assert!(rel_err(got2, e2) <= 1e-9, "{n}×{m} W2²: {got2} vs {e2}");
             // Again from an arbitrary initial tree (see the equal-size test).
             let from_matrix1 = exact_ot_cost_matrix(pairwise(&x, &y, GroundCost::Euclidean).view());
-            let from_matrix2 =
-                exact_ot_cost_matrix(pairwise(&x, &y, GroundCost::SquaredEuclidean).view());
+            let from_matrix2 = exact_ot_cost_matrix(pairwise(&x, &y, GroundCost::SquaredEuclidean).view());
             assert!(rel_err(from_matrix1.unwrap().cost, e1) <= 1e-9);
             assert!(rel_err(from_matrix2.unwrap().cost, e2) <= 1e-9);
         }
@@ -1178,13 +1059,17 @@ mod tests {
         // there are many tied optima, the hardest case for degeneracy. W2² = W1 = 1 exactly
         // (the mean moves by 1, a lower bound for both, and the translation attains it).
         let side = 15;
-        let lattice = Array2::from_shape_fn((side * side, 2), |(p, k)| {
-            if k == 0 {
-                (p / side) as f64
-            } else {
-                (p % side) as f64
-            }
-        });
+        let lattice =
+            Array2::from_shape_fn(
+                (side * side, 2),
+                |(p, k)| {
+                    if k == 0 {
+                        (p / side) as f64
+                    } else {
+                        (p % side) as f64
+                    }
+                },
+            );
         let mut shifted = lattice.clone();
         shifted.column_mut(0).mapv_inplace(|v| v + 1.0);
         for cost in [GroundCost::Euclidean, GroundCost::SquaredEuclidean] {
@@ -1234,11 +1119,7 @@ mod tests {
             for cost in [GroundCost::Euclidean, GroundCost::SquaredEuclidean] {
                 // (1e300)² overflows before any square root is taken, for both costs.
                 let err = exact_ot(x, y, cost).expect_err(what);
-                assert!(
-                    err.message().contains(what),
-                    "{what}: message {:?}",
-                    err.message()
-                );
+                assert!(err.message().contains(what), "{what}: message {:?}", err.message());
                 assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
             }
         }

@@ -26,10 +26,7 @@ pub enum InitialDistribution {
 impl Default for InitialDistribution {
     /// The reference's U[−4, 4]^d.
     fn default() -> Self {
-        InitialDistribution::Uniform {
-            low: -4.0,
-            high: 4.0,
-        }
+        InitialDistribution::Uniform { low: -4.0, high: 4.0 }
     }
 }
 
@@ -62,9 +59,7 @@ impl InitialDistribution {
         let values: Vec<f64> = match *self {
             InitialDistribution::Uniform { low, high } => {
                 let uniform = Uniform::new(low, high).map_err(|e| {
-                    Error::invalid_argument(format!(
-                        "uniform initial distribution [{low}, {high}): {e}"
-                    ))
+                    Error::invalid_argument(format!("uniform initial distribution [{low}, {high}): {e}"))
                 })?;
                 (0..n * d).map(|_| uniform.sample(rng)).collect()
             }
@@ -75,8 +70,7 @@ impl InitialDistribution {
                 })
                 .collect(),
         };
-        Array2::from_shape_vec((n, d), values)
-            .map_err(|e| Error::internal(format!("initial sample shape: {e}")))
+        Array2::from_shape_vec((n, d), values).map_err(|e| Error::internal(format!("initial sample shape: {e}")))
     }
 }
 
@@ -133,10 +127,7 @@ struct KernelScratch {
 
 impl KernelScratch {
     fn new(d: usize) -> Self {
-        KernelScratch {
-            negated: vec![0.0; d],
-            grad: vec![0.0; d],
-        }
+        KernelScratch { negated: vec![0.0; d], grad: vec![0.0; d] }
     }
 }
 
@@ -187,10 +178,7 @@ impl SdeConfig {
     /// Check every parameter, naming the offending one.
     pub fn validate(&self) -> Result<()> {
         if !(self.dt.is_finite() && self.dt > 0.0) {
-            return Err(Error::invalid_argument(format!(
-                "dt must be finite and > 0, got {}",
-                self.dt
-            )));
+            return Err(Error::invalid_argument(format!("dt must be finite and > 0, got {}", self.dt)));
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(Error::invalid_argument(format!(
@@ -199,15 +187,10 @@ impl SdeConfig {
             )));
         }
         if self.n_steps < 1 {
-            return Err(Error::invalid_argument(
-                "n_steps must be at least 1 (T + 1 snapshots)",
-            ));
+            return Err(Error::invalid_argument("n_steps must be at least 1 (T + 1 snapshots)"));
         }
         if self.n_particles < 2 {
-            return Err(Error::invalid_argument(format!(
-                "n_particles must be at least 2, got {}",
-                self.n_particles
-            )));
+            return Err(Error::invalid_argument(format!("n_particles must be at least 2, got {}", self.n_particles)));
         }
         if self.dim < 1 {
             return Err(Error::invalid_argument("dim must be at least 1"));
@@ -222,9 +205,7 @@ impl SdeConfig {
             p.check_dim(self.dim)?;
         }
         if let Some(w) = self.interaction {
-            w.kernel
-                .check_dim(self.dim)
-                .map_err(|e| e.context("interaction kernel"))?;
+            w.kernel.check_dim(self.dim).map_err(|e| e.context("interaction kernel"))?;
         }
         self.init.validate()
     }
@@ -263,11 +244,7 @@ impl GroundTruth {
     /// (1/N) Σ_j ∇W(x_i − y_j) for each row x_i, over the N rows y_j of `population` (the drift is
     /// its negative). Zeros without an interaction. Errors on mismatched dimensions, an empty
     /// population, or a dimension the kernel is undefined in.
-    pub fn interaction_drift(
-        &self,
-        x: ArrayView2<f64>,
-        population: ArrayView2<f64>,
-    ) -> Result<Array2<f64>> {
+    pub fn interaction_drift(&self, x: ArrayView2<f64>, population: ArrayView2<f64>) -> Result<Array2<f64>> {
         let d = x.ncols();
         if population.ncols() != d {
             return Err(Error::invalid_argument(format!(
@@ -276,9 +253,7 @@ impl GroundTruth {
             )));
         }
         if population.nrows() == 0 {
-            return Err(Error::invalid_argument(
-                "interaction drift: the population is empty",
-            ));
+            return Err(Error::invalid_argument("interaction drift: the population is empty"));
         }
         let Some(interaction) = self.interaction else {
             return Ok(Array2::zeros(x.raw_dim()));
@@ -329,17 +304,9 @@ pub fn generate(config: &SdeConfig) -> Result<SyntheticDataset> {
     }
     let times = (0..=t).map(|k| k as f64 * config.dt).collect();
     let snapshots = Snapshots::new(times, clouds)?;
-    let truth = GroundTruth {
-        potential: config.potential,
-        interaction: config.interaction,
-        beta: config.beta,
-        dt: config.dt,
-    };
-    Ok(SyntheticDataset {
-        snapshots,
-        truth,
-        config: *config,
-    })
+    let truth =
+        GroundTruth { potential: config.potential, interaction: config.interaction, beta: config.beta, dt: config.dt };
+    Ok(SyntheticDataset { snapshots, truth, config: *config })
 }
 
 fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -349,12 +316,7 @@ fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// One explicit Euler–Maruyama step from x (all drifts at x). `step` only labels errors.
-fn euler_maruyama_step(
-    config: &SdeConfig,
-    x: &Array2<f64>,
-    rng: &mut ChaCha8Rng,
-    step: usize,
-) -> Result<Array2<f64>> {
+fn euler_maruyama_step(config: &SdeConfig, x: &Array2<f64>, rng: &mut ChaCha8Rng, step: usize) -> Result<Array2<f64>> {
     let dt = config.dt;
     let mut next = match config.potential {
         Some(p) => x - &(p.gradients(x.view()) * dt),
@@ -387,11 +349,7 @@ fn euler_maruyama_step(
 ///
 /// Rows are split into contiguous chunks handled by scoped threads. Each row's sum runs over j in
 /// the same order whatever the chunking, so the result is bit-identical for any thread count.
-fn mean_kernel_gradient(
-    w: &Interaction,
-    x: ArrayView2<f64>,
-    population: ArrayView2<f64>,
-) -> Array2<f64> {
+fn mean_kernel_gradient(w: &Interaction, x: ArrayView2<f64>, population: ArrayView2<f64>) -> Array2<f64> {
     let pop = population.as_standard_layout();
     let pop = pop.as_slice().expect("standard layout is contiguous");
     let mut out = Array2::zeros(x.raw_dim());
@@ -401,13 +359,8 @@ fn mean_kernel_gradient(
     }
     // Below a few million kernel calls a thread costs more than it saves.
     let work = n_rows.saturating_mul(population.nrows());
-    let threads = if work < 1 << 18 {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(n_rows)
-    };
+    let threads =
+        if work < 1 << 18 { 1 } else { std::thread::available_parallelism().map_or(1, |t| t.get()).min(n_rows) };
     let chunk = n_rows.div_ceil(threads);
     let d = x.ncols();
     std::thread::scope(|scope| {
@@ -418,17 +371,13 @@ fn mean_kernel_gradient(
             let done = if (c + 1) * chunk >= n_rows {
                 Err(job())
             } else {
-                std::thread::Builder::new()
-                    .spawn_scoped(scope, job)
-                    .map_err(|_| job())
+                std::thread::Builder::new().spawn_scoped(scope, job).map_err(|_| job())
             };
             pending.push((c, done));
         }
         for (c, done) in pending {
             let rows = match done {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+                Ok(handle) => handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
                 Err(rows) => rows,
             };
             let start = c * chunk;
@@ -470,13 +419,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn small(potential: Option<Potential>, pairing: Pairing) -> SdeConfig {
-        SdeConfig {
-            potential,
-            n_particles: 300,
-            n_steps: 4,
-            pairing,
-            ..SdeConfig::default()
-        }
+        SdeConfig { potential, n_particles: 300, n_steps: 4, pairing, ..SdeConfig::default() }
     }
 
     fn cloud(ds: &SyntheticDataset, k: usize) -> &Array2<f64> {
@@ -485,41 +428,25 @@ mod tests {
 
     #[test]
     fn same_config_is_bit_identical_and_seed_matters() {
-        let w = Interaction {
-            kernel: Potential::OakleyOhagan,
-            symmetrised: false,
-        };
+        let w = Interaction { kernel: Potential::OakleyOhagan, symmetrised: false };
         for pairing in [Pairing::Paired, Pairing::Unpaired] {
-            let cfg = SdeConfig {
-                beta: 0.3,
-                interaction: Some(w),
-                ..small(Some(Potential::Flowers), pairing)
-            };
+            let cfg = SdeConfig { beta: 0.3, interaction: Some(w), ..small(Some(Potential::Flowers), pairing) };
             let a = generate(&cfg).unwrap();
             let b = generate(&cfg).unwrap();
             for k in 0..=cfg.n_steps {
-                let bits = |ds: &SyntheticDataset| {
-                    cloud(ds, k).iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-                };
+                let bits = |ds: &SyntheticDataset| cloud(ds, k).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&a), bits(&b), "{pairing:?} snapshot {k}");
             }
             let c = generate(&SdeConfig { seed: 1, ..cfg }).unwrap();
             for k in 0..=cfg.n_steps {
-                assert_ne!(
-                    cloud(&a, k),
-                    cloud(&c, k),
-                    "{pairing:?} snapshot {k} ignores the seed"
-                );
+                assert_ne!(cloud(&a, k), cloud(&c, k), "{pairing:?} snapshot {k} ignores the seed");
             }
         }
     }
 
     #[test]
     fn shapes_and_times() {
-        let cfg = SdeConfig {
-            dim: 3,
-            ..small(Some(Potential::Ishigami), Pairing::Unpaired)
-        };
+        let cfg = SdeConfig { dim: 3, ..small(Some(Potential::Ishigami), Pairing::Unpaired) };
         let ds = generate(&cfg).unwrap();
         assert_eq!(ds.snapshots.len(), cfg.n_steps + 1);
         assert_eq!(ds.snapshots.dim(), 3);
@@ -533,11 +460,7 @@ mod tests {
 
     #[test]
     fn paired_noiseless_step_is_exactly_minus_dt_grad() {
-        for p in [
-            Potential::WavyPlateau,
-            Potential::Rotational,
-            Potential::StyblinskiTang,
-        ] {
+        for p in [Potential::WavyPlateau, Potential::Rotational, Potential::StyblinskiTang] {
             let ds = generate(&small(Some(p), Pairing::Paired)).unwrap();
             for k in 0..ds.config.n_steps {
                 let (x0, x1) = (cloud(&ds, k), cloud(&ds, k + 1));
@@ -545,11 +468,7 @@ mod tests {
                 for (r0, r1) in x0.rows().into_iter().zip(x1.rows()) {
                     p.gradient(r0.as_slice().unwrap(), &mut g);
                     for c in 0..2 {
-                        assert_eq!(
-                            (r0[c] - 0.01 * g[c]).to_bits(),
-                            r1[c].to_bits(),
-                            "{p} step {k}"
-                        );
+                        assert_eq!((r0[c] - 0.01 * g[c]).to_bits(), r1[c].to_bits(), "{p} step {k}");
                     }
                 }
             }
@@ -570,11 +489,9 @@ mod tests {
             (seen.len(), total)
         };
         // Flat potential, no noise: a paired run repeats every row, so the check can fail.
-        let (distinct, total) =
-            rows(&generate(&small(Some(Potential::Flat), Pairing::Paired)).unwrap());
+        let (distinct, total) = rows(&generate(&small(Some(Potential::Flat), Pairing::Paired)).unwrap());
         assert_eq!(distinct * 5, total);
-        let (distinct, total) =
-            rows(&generate(&small(Some(Potential::Flat), Pairing::Unpaired)).unwrap());
+        let (distinct, total) = rows(&generate(&small(Some(Potential::Flat), Pairing::Unpaired)).unwrap());
         assert_eq!(distinct, total);
     }
 
@@ -585,9 +502,7 @@ mod tests {
         let x0 = cloud(&ds, 0);
         for k in 1..=4 {
             let want = x0 * 1.2f64.powi(k as i32);
-            let err = (cloud(&ds, k) - &want)
-                .mapv(f64::abs)
-                .fold(0.0f64, |m, &v| m.max(v));
+            let err = (cloud(&ds, k) - &want).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
             assert!(err < 1e-12, "step {k}: max error {err}");
         }
         // Unpaired: snapshot k is an independent U[−4, 4] draw run k steps, so it fills
@@ -596,10 +511,7 @@ mod tests {
         for k in 0..=4 {
             let edge = 4.0 * 1.2f64.powi(k as i32);
             let max = cloud(&ds, k).iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            assert!(
-                max <= edge && max > 0.95 * edge,
-                "snapshot {k}: max |x| {max}, edge {edge}"
-            );
+            assert!(max <= edge && max > 0.95 * edge, "snapshot {k}: max |x| {max}, edge {edge}");
         }
     }
 
@@ -607,59 +519,32 @@ mod tests {
     fn variance(values: impl Iterator<Item = f64> + Clone) -> (f64, usize) {
         let n = values.clone().count();
         let mean = values.clone().sum::<f64>() / n as f64;
-        (
-            values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64,
-            n,
-        )
+        (values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64, n)
     }
 
     #[test]
     fn noise_variance_grows_as_2_beta_dt_k() {
         // Tolerance: 5 standard errors of a Gaussian sample variance, 5·√(2/(m−1))·σ² for m samples.
         let (beta, dt) = (0.5, 0.01);
-        let base = SdeConfig {
-            beta,
-            n_particles: 4000,
-            n_steps: 5,
-            ..SdeConfig::default()
-        };
+        let base = SdeConfig { beta, n_particles: 4000, n_steps: 5, ..SdeConfig::default() };
         // Paired: increments x_k − x_0 are N(0, 2β dt k) per coordinate, whatever x_0 is.
-        let ds = generate(&SdeConfig {
-            potential: Some(Potential::Flat),
-            pairing: Pairing::Paired,
-            ..base
-        })
-        .unwrap();
+        let ds = generate(&SdeConfig { potential: Some(Potential::Flat), pairing: Pairing::Paired, ..base }).unwrap();
         for k in 1..=5 {
             let inc = cloud(&ds, k) - cloud(&ds, 0);
             let (var, m) = variance(inc.iter().copied());
             let want = 2.0 * beta * dt * k as f64;
             let tol = 5.0 * (2.0 / (m - 1) as f64).sqrt() * want;
-            assert!(
-                (var - want).abs() < tol,
-                "paired k={k}: variance {var}, want {want} ± {tol}"
-            );
+            assert!((var - want).abs() < tol, "paired k={k}: variance {var}, want {want} ± {tol}");
         }
         // Unpaired, Gaussian start of std 0.1 and no potential: each snapshot has variance
         // 0.01 + 2β dt k per coordinate.
-        let init = InitialDistribution::Gaussian {
-            mean: 1.0,
-            std: 0.1,
-        };
-        let ds = generate(&SdeConfig {
-            potential: None,
-            init,
-            ..base
-        })
-        .unwrap();
+        let init = InitialDistribution::Gaussian { mean: 1.0, std: 0.1 };
+        let ds = generate(&SdeConfig { potential: None, init, ..base }).unwrap();
         for k in 0..=5 {
             let (var, m) = variance(cloud(&ds, k).iter().copied());
             let want = 0.01 + 2.0 * beta * dt * k as f64;
             let tol = 5.0 * (2.0 / (m - 1) as f64).sqrt() * want;
-            assert!(
-                (var - want).abs() < tol,
-                "unpaired k={k}: variance {var}, want {want} ± {tol}"
-            );
+            assert!((var - want).abs() < tol, "unpaired k={k}: variance {var}, want {want} ± {tol}");
         }
     }
 
@@ -692,10 +577,7 @@ mod tests {
             g
         };
         for symmetrised in [false, true] {
-            let w = Interaction {
-                kernel,
-                symmetrised,
-            };
+            let w = Interaction { kernel, symmetrised };
             let cfg = SdeConfig {
                 potential: None,
                 interaction: Some(w),
@@ -711,45 +593,26 @@ mod tests {
                 // The antisymmetric formula ½ (1/N) Σ_j (∇W(x_i − x_j) − ∇W(x_j − x_i)).
                 brute_drift(x0, |z| {
                     let neg: Vec<f64> = z.iter().map(|v| -v).collect();
-                    grad(z)
-                        .iter()
-                        .zip(grad(&neg))
-                        .map(|(a, b)| 0.5 * (a - b))
-                        .collect()
+                    grad(z).iter().zip(grad(&neg)).map(|(a, b)| 0.5 * (a - b)).collect()
                 })
             } else {
                 brute_drift(x0, grad)
             };
             let via_truth = ds.truth.interaction_drift(x0.view(), x0.view()).unwrap();
-            assert!(
-                max_abs_diff(&via_truth, &want) < 1e-10,
-                "symmetrised {symmetrised}"
-            );
+            assert!(max_abs_diff(&via_truth, &want) < 1e-10, "symmetrised {symmetrised}");
             // The simulator's pairwise loop agrees: x1 = x0 − dt · drift.
             let step_drift = (x0 - cloud(&ds, 1)) / cfg.dt;
-            assert!(
-                max_abs_diff(&step_drift, &want) < 1e-8,
-                "symmetrised {symmetrised}"
-            );
+            assert!(max_abs_diff(&step_drift, &want) < 1e-8, "symmetrised {symmetrised}");
         }
     }
 
     #[test]
     fn threaded_drift_is_bit_identical_to_one_chunk() {
         // 600 × 600 kernel calls is above the threading threshold.
-        let cfg = SdeConfig {
-            n_particles: 600,
-            n_steps: 1,
-            dim: 3,
-            pairing: Pairing::Paired,
-            ..SdeConfig::default()
-        };
+        let cfg = SdeConfig { n_particles: 600, n_steps: 1, dim: 3, pairing: Pairing::Paired, ..SdeConfig::default() };
         let x = cloud(&generate(&cfg).unwrap(), 0).clone();
         for symmetrised in [false, true] {
-            let w = Interaction {
-                kernel: Potential::Ishigami,
-                symmetrised,
-            };
+            let w = Interaction { kernel: Potential::Ishigami, symmetrised };
             let threaded = mean_kernel_gradient(&w, x.view(), x.view());
             let serial = kernel_gradient_rows(&w, x.view(), x.as_slice().unwrap());
             let threaded: Vec<u64> = threaded.iter().map(|v| v.to_bits()).collect();
@@ -761,10 +624,7 @@ mod tests {
     #[test]
     fn symmetrised_interaction_conserves_the_mean() {
         let mean_shift = |symmetrised: bool| {
-            let w = Interaction {
-                kernel: Potential::Relu,
-                symmetrised,
-            };
+            let w = Interaction { kernel: Potential::Relu, symmetrised };
             let cfg = SdeConfig {
                 potential: None,
                 interaction: Some(w),
@@ -777,161 +637,59 @@ mod tests {
             let m5 = cloud(&ds, 5).mean_axis(Axis(0)).unwrap();
             (m5 - m0).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v))
         };
-        assert!(
-            mean_shift(true) < 1e-12,
-            "symmetrised shift {}",
-            mean_shift(true)
-        );
+        assert!(mean_shift(true) < 1e-12, "symmetrised shift {}", mean_shift(true));
         // Relu is not even, so the raw kernel pushes the mean (the check can fail).
         assert!(mean_shift(false) > 1e-2, "raw shift {}", mean_shift(false));
     }
 
     #[test]
     fn ground_truth_helpers() {
-        let truth = GroundTruth {
-            potential: None,
-            interaction: None,
-            beta: 0.0,
-            dt: 0.01,
-        };
+        let truth = GroundTruth { potential: None, interaction: None, beta: 0.0, dt: 0.01 };
         let x = ndarray::array![[0.5, -1.2], [1.0, 2.0]];
         assert_eq!(truth.grad_potential(x.view()), Array2::<f64>::zeros((2, 2)));
         assert_eq!(truth.potential_values(x.view()), Array1::<f64>::zeros(2));
-        assert_eq!(
-            truth.interaction_drift(x.view(), x.view()).unwrap(),
-            Array2::<f64>::zeros((2, 2))
-        );
-        let truth = GroundTruth {
-            potential: Some(Potential::Sphere),
-            ..truth
-        };
-        assert_eq!(
-            truth.grad_potential(x.view()),
-            ndarray::array![[-10.0, 24.0], [-20.0, -40.0]]
-        );
-        assert_eq!(
-            truth.potential_values(x.view()),
-            ndarray::array![-16.9, -50.0]
-        );
-        let truth = GroundTruth {
-            interaction: Some(Interaction {
-                kernel: Potential::Sphere,
-                symmetrised: false,
-            }),
-            ..truth
-        };
+        assert_eq!(truth.interaction_drift(x.view(), x.view()).unwrap(), Array2::<f64>::zeros((2, 2)));
+        let truth = GroundTruth { potential: Some(Potential::Sphere), ..truth };
+        assert_eq!(truth.grad_potential(x.view()), ndarray::array![[-10.0, 24.0], [-20.0, -40.0]]);
+        assert_eq!(truth.potential_values(x.view()), ndarray::array![-16.9, -50.0]);
+        let truth =
+            GroundTruth { interaction: Some(Interaction { kernel: Potential::Sphere, symmetrised: false }), ..truth };
         let pop3 = ndarray::array![[0.0, 0.0, 0.0]];
-        assert!(truth
-            .interaction_drift(x.view(), pop3.view())
-            .unwrap_err()
-            .message()
-            .contains("dimension"));
+        assert!(truth.interaction_drift(x.view(), pop3.view()).unwrap_err().message().contains("dimension"));
         let empty = Array2::<f64>::zeros((0, 2));
         assert!(truth.interaction_drift(x.view(), empty.view()).is_err());
         // One-particle population y = 0: ∇W(x − 0) = −20x.
         let origin = ndarray::array![[0.0, 0.0]];
-        assert_eq!(
-            truth.interaction_drift(x.view(), origin.view()).unwrap(),
-            &x * -20.0
-        );
+        assert_eq!(truth.interaction_drift(x.view(), origin.view()).unwrap(), &x * -20.0);
     }
 
     #[test]
     fn invalid_configs_are_rejected_with_messages() {
         let ok = SdeConfig::default();
         assert!(ok.validate().is_ok());
-        let half_mean_w = Interaction {
-            kernel: Potential::Rotational,
-            symmetrised: true,
-        };
+        let half_mean_w = Interaction { kernel: Potential::Rotational, symmetrised: true };
         let cases: Vec<(SdeConfig, &str)> = vec![
             (SdeConfig { dt: 0.0, ..ok }, "dt"),
             (SdeConfig { dt: f64::NAN, ..ok }, "dt"),
-            (
-                SdeConfig {
-                    dt: f64::INFINITY,
-                    ..ok
-                },
-                "dt",
-            ),
+            (SdeConfig { dt: f64::INFINITY, ..ok }, "dt"),
             (SdeConfig { beta: -0.1, ..ok }, "beta"),
-            (
-                SdeConfig {
-                    beta: f64::NAN,
-                    ..ok
-                },
-                "beta",
-            ),
+            (SdeConfig { beta: f64::NAN, ..ok }, "beta"),
             (SdeConfig { n_steps: 0, ..ok }, "n_steps"),
-            (
-                SdeConfig {
-                    n_particles: 1,
-                    ..ok
-                },
-                "n_particles",
-            ),
+            (SdeConfig { n_particles: 1, ..ok }, "n_particles"),
             (SdeConfig { dim: 0, ..ok }, "dim"),
-            (
-                SdeConfig {
-                    dim: 1,
-                    potential: Some(Potential::HolderTable),
-                    ..ok
-                },
-                "holder_table",
-            ),
-            (
-                SdeConfig {
-                    dim: 1,
-                    interaction: Some(half_mean_w),
-                    ..ok
-                },
-                "interaction kernel",
-            ),
-            (
-                SdeConfig {
-                    init: InitialDistribution::Uniform {
-                        low: 1.0,
-                        high: 1.0,
-                    },
-                    ..ok
-                },
-                "low < high",
-            ),
-            (
-                SdeConfig {
-                    init: InitialDistribution::Gaussian {
-                        mean: 0.0,
-                        std: 0.0,
-                    },
-                    ..ok
-                },
-                "std",
-            ),
-            (
-                SdeConfig {
-                    init: InitialDistribution::Gaussian {
-                        mean: f64::NAN,
-                        std: 1.0,
-                    },
-                    ..ok
-                },
-                "mean",
-            ),
+            (SdeConfig { dim: 1, potential: Some(Potential::HolderTable), ..ok }, "holder_table"),
+            (SdeConfig { dim: 1, interaction: Some(half_mean_w), ..ok }, "interaction kernel"),
+            (SdeConfig { init: InitialDistribution::Uniform { low: 1.0, high: 1.0 }, ..ok }, "low < high"),
+            (SdeConfig { init: InitialDistribution::Gaussian { mean: 0.0, std: 0.0 }, ..ok }, "std"),
+            (SdeConfig { init: InitialDistribution::Gaussian { mean: f64::NAN, std: 1.0 }, ..ok }, "mean"),
         ];
         for (cfg, needle) in cases {
             let err = generate(&cfg).unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
-            assert!(
-                err.message().contains(needle),
-                "message '{err}' should mention '{needle}'"
-            );
+            assert!(err.message().contains(needle), "message '{err}' should mention '{needle}'");
         }
         // 1-D works for functions that do not use half-means.
-        let one_d = SdeConfig {
-            dim: 1,
-            n_particles: 10,
-            ..ok
-        };
+        let one_d = SdeConfig { dim: 1, n_particles: 10, ..ok };
         assert_eq!(generate(&one_d).unwrap().snapshots.dim(), 1);
     }
 
@@ -960,16 +718,8 @@ mod tests {
         let kernels = [None, Some(Potential::WavyPlateau), Some(Potential::Flowers)];
         for pairing in [Pairing::Paired, Pairing::Unpaired] {
             for kernel in kernels {
-                let interaction = kernel.map(|kernel| Interaction {
-                    kernel,
-                    symmetrised: false,
-                });
-                let cfg = SdeConfig {
-                    interaction,
-                    pairing,
-                    beta: 0.1,
-                    ..SdeConfig::default()
-                };
+                let interaction = kernel.map(|kernel| Interaction { kernel, symmetrised: false });
+                let cfg = SdeConfig { interaction, pairing, beta: 0.1, ..SdeConfig::default() };
                 let start = std::time::Instant::now();
                 generate(&cfg).unwrap();
                 println!("{pairing:?} interaction {kernel:?}: {:?}", start.elapsed());

@@ -4,7 +4,5 @@
 pub mod generator;
 pub mod potentials;
 
-pub use generator::{
-    generate, GroundTruth, InitialDistribution, Interaction, Pairing, SdeConfig, SyntheticDataset,
-};
+pub use generator::{generate, GroundTruth, InitialDistribution, Interaction, Pairing, SdeConfig, SyntheticDataset};
 pub use potentials::Potential;

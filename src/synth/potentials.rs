@@ -137,10 +137,7 @@ impl Potential {
     /// Check that the function is defined in dimension `d` (d ≥ 1; d ≥ 2 for the half-mean ones).
     pub fn check_dim(&self, d: usize) -> Result<()> {
         if d == 0 {
-            return Err(Error::invalid_argument(format!(
-                "potential {}: dimension must be at least 1",
-                self.name()
-            )));
+            return Err(Error::invalid_argument(format!("potential {}: dimension must be at least 1", self.name())));
         }
         if d == 1 && self.uses_half_means() {
             return Err(Error::invalid_argument(format!(
@@ -155,12 +152,7 @@ impl Potential {
     /// The function's value at one point `x` (any dimension; NaN in 1-D for half-mean functions).
     pub fn value(&self, x: &[f64]) -> f64 {
         match self {
-            Potential::StyblinskiTang => {
-                0.5 * x
-                    .iter()
-                    .map(|&v| v.powi(4) - 16.0 * v * v + 5.0 * v)
-                    .sum::<f64>()
-            }
+            Potential::StyblinskiTang => 0.5 * x.iter().map(|&v| v.powi(4) - 16.0 * v * v + 5.0 * v).sum::<f64>(),
             Potential::HolderTable => {
                 let (a, b) = half_means(x);
                 let r = norm(x);
@@ -173,18 +165,8 @@ impl Potential {
                     (u - v).powi(2) + u.cos() * (u + v) + u * u * v
                 })
                 .sum(),
-            Potential::OakleyOhagan => {
-                5.0 * x
-                    .iter()
-                    .map(|&v| v.sin() + v.cos() + v * v + v)
-                    .sum::<f64>()
-            }
-            Potential::Watershed => {
-                0.1 * x
-                    .windows(2)
-                    .map(|w| w[0] + w[0] * w[0] * (w[1] + 4.0))
-                    .sum::<f64>()
-            }
+            Potential::OakleyOhagan => 5.0 * x.iter().map(|&v| v.sin() + v.cos() + v * v + v).sum::<f64>(),
+            Potential::Watershed => 0.1 * x.windows(2).map(|w| w[0] + w[0] * w[0] * (w[1] + 4.0)).sum::<f64>(),
             Potential::Ishigami => {
                 let (p, q) = half_means(x);
                 let r = 0.5 * (p + q);
@@ -197,15 +179,10 @@ impl Potential {
             Potential::Sphere => -10.0 * x.iter().map(|&v| v * v).sum::<f64>(),
             Potential::Bohachevsky => {
                 let (a, b) = half_means(x);
-                10.0 * (a * a + 2.0 * b * b
-                    - 0.3 * (3.0 * PI * a).cos()
-                    - 0.4 * (4.0 * PI * b).cos())
+                10.0 * (a * a + 2.0 * b * b - 0.3 * (3.0 * PI * a).cos() - 0.4 * (4.0 * PI * b).cos())
             }
             Potential::Flowers => x.iter().map(|&v| v + 2.0 * v.abs().powf(1.2).sin()).sum(),
-            Potential::WavyPlateau => x
-                .iter()
-                .map(|&v| (PI * v).cos() + 0.5 * v.powi(4) - 3.0 * v * v + 1.0)
-                .sum(),
+            Potential::WavyPlateau => x.iter().map(|&v| (PI * v).cos() + 0.5 * v.powi(4) - 3.0 * v * v + 1.0).sum(),
             Potential::DoubleExp => {
                 let (e_plus, e_minus) = double_exp_terms(x);
                 200.0 * (e_plus + e_minus)
@@ -311,11 +288,7 @@ impl Potential {
                 let (s, t) = (a + 5.0, b + 5.0);
                 let r2 = s * s + t * t;
                 // V = −500 atan2(t, s) − 500π; dθ/ds = −t/r², dθ/dt = s/r².
-                let (d_da, d_db) = if r2 > 0.0 {
-                    (500.0 * t / r2, -500.0 * s / r2)
-                } else {
-                    (0.0, 0.0)
-                };
+                let (d_da, d_db) = if r2 > 0.0 { (500.0 * t / r2, -500.0 * s / r2) } else { (0.0, 0.0) };
                 spread_half_means(d_da, d_db, out);
             }
             Potential::Flat => out.fill(0.0),
@@ -342,9 +315,7 @@ impl Potential {
         let mut out = Array2::zeros(x.raw_dim());
         let mut buf = vec![0.0; x.ncols()];
         for (row, mut g) in x.rows().into_iter().zip(out.rows_mut()) {
-            let g = g
-                .as_slice_mut()
-                .expect("rows of a fresh standard-layout array are contiguous");
+            let g = g.as_slice_mut().expect("rows of a fresh standard-layout array are contiguous");
             match row.as_slice() {
                 Some(s) => self.gradient(s, g),
                 None => {
@@ -421,17 +392,10 @@ impl FromStr for Potential {
 
     /// Parse a reference key (`"wavy_plateau"`, …); the error lists the valid keys.
     fn from_str(s: &str) -> Result<Self> {
-        Potential::ALL
-            .iter()
-            .copied()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Potential::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid_argument(format!(
-                    "unknown potential '{s}'; valid names: {}",
-                    names.join(", ")
-                ))
-            })
+        Potential::ALL.iter().copied().find(|p| p.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Potential::ALL.iter().map(|p| p.name()).collect();
+            Error::invalid_argument(format!("unknown potential '{s}'; valid names: {}", names.join(", ")))
+        })
     }
 }
 
@@ -467,57 +431,24 @@ mod tests {
                 potential: HolderTable,
                 at: [
                     ("3.122057599", &["5.3326643332", "8.9477425639"]),
-                    (
-                        "5.142619879",
-                        &["16.2576385833", "0.3352276822", "-1.8670929184"],
-                    ),
-                    (
-                        "12.91740943",
-                        &[
-                            "-1.3259048627",
-                            "-3.1098277648",
-                            "1.7035308742",
-                            "0.3655886976",
-                        ],
-                    ),
+                    ("5.142619879", &["16.2576385833", "0.3352276822", "-1.8670929184"]),
+                    ("12.91740943", &["-1.3259048627", "-3.1098277648", "1.7035308742", "0.3655886976"]),
                 ],
             },
             Golden {
                 potential: ZigzagRidge,
                 at: [
                     ("1.975692207", &["3.4131804389", "-2.2724174381"]),
-                    (
-                        "4.639802279",
-                        &["2.6535445718", "-5.0721342487", "4.8548421873"],
-                    ),
-                    (
-                        "8.652291022",
-                        &[
-                            "0.0158893514",
-                            "4.7602093291",
-                            "-2.4084206593",
-                            "2.6275825619",
-                        ],
-                    ),
+                    ("4.639802279", &["2.6535445718", "-5.0721342487", "4.8548421873"]),
+                    ("8.652291022", &["0.0158893514", "4.7602093291", "-2.4084206593", "2.6275825619"]),
                 ],
             },
             Golden {
                 potential: OakleyOhagan,
                 at: [
                     ("8.886633845", &["11.9907851164", "-0.5280157978"]),
-                    (
-                        "26.03142339",
-                        &["11.2990814123", "5.0452993726", "13.8119438068"],
-                    ),
-                    (
-                        "57.75948643",
-                        &[
-                            "13.4941566053",
-                            "18.3727786831",
-                            "6.7850405025",
-                            "11.1075423123",
-                        ],
-                    ),
+                    ("26.03142339", &["11.2990814123", "5.0452993726", "13.8119438068"]),
+                    ("57.75948643", &["13.4941566053", "18.3727786831", "6.7850405025", "11.1075423123"]),
                 ],
             },
             Golden {
@@ -532,38 +463,16 @@ mod tests {
                 potential: Ishigami,
                 at: [
                     ("6.561022981", &["0.8747884102", "-4.7323533379"]),
-                    (
-                        "0.5719221652",
-                        &["0.9566331681", "1.3634259484", "1.3634259484"],
-                    ),
-                    (
-                        "1.128585941",
-                        &[
-                            "0.0685724658",
-                            "0.0685724658",
-                            "-0.8335001409",
-                            "-0.8335001409",
-                        ],
-                    ),
+                    ("0.5719221652", &["0.9566331681", "1.3634259484", "1.3634259484"]),
+                    ("1.128585941", &["0.0685724658", "0.0685724658", "-0.8335001409", "-0.8335001409"]),
                 ],
             },
             Golden {
                 potential: Friedman,
                 at: [
                     ("28.7769092", &["-7.7126716058", "13.6097267486"]),
-                    (
-                        "23.46390515",
-                        &["-2.8553573724", "-3.9297645192", "-3.9297645192"],
-                    ),
-                    (
-                        "18.89102152",
-                        &[
-                            "-4.2645289292",
-                            "-4.2645289292",
-                            "-5.1190982511",
-                            "-5.1190982511",
-                        ],
-                    ),
+                    ("23.46390515", &["-2.8553573724", "-3.9297645192", "-3.9297645192"]),
+                    ("18.89102152", &["-4.2645289292", "-4.2645289292", "-5.1190982511", "-5.1190982511"]),
                 ],
             },
             Golden {
@@ -578,108 +487,47 @@ mod tests {
                 potential: Bohachevsky,
                 at: [
                     ("34.53606798", &["-18.2743338823", "-77.5453092878"]),
-                    (
-                        "7.789237526",
-                        &["14.7372496743", "18.7726546439", "18.7726546439"],
-                    ),
-                    (
-                        "22.8125",
-                        &[
-                            "29.1371669412",
-                            "29.1371669412",
-                            "-27.6327412287",
-                            "-27.6327412287",
-                        ],
-                    ),
+                    ("7.789237526", &["14.7372496743", "18.7726546439", "18.7726546439"]),
+                    ("22.8125", &["29.1371669412", "29.1371669412", "-27.6327412287", "-27.6327412287"]),
                 ],
             },
             Golden {
                 potential: Flowers,
                 at: [
                     ("2.037833567", &["2.894500496", "0.2022946056"]),
-                    (
-                        "4.181706847",
-                        &["2.834205871", "-0.7766120857", "2.0631855916"],
-                    ),
-                    (
-                        "7.147802564",
-                        &[
-                            "2.2967255341",
-                            "-0.8314823015",
-                            "-0.894500496",
-                            "2.7863117732",
-                        ],
-                    ),
+                    ("4.181706847", &["2.834205871", "-0.7766120857", "2.0631855916"]),
+                    ("7.147802564", &["2.2967255341", "-0.8314823015", "-0.894500496", "2.7863117732"]),
                 ],
             },
             Golden {
                 potential: WavyPlateau,
                 at: [
                     ("-2.810966994", &["-5.8915926536", "1.8974181695"]),
-                    (
-                        "-2.464906516",
-                        &["-4.2876018462", "6.0556018462", "-2.9671944806"],
-                    ),
-                    (
-                        "-2.697190094",
-                        &["-4", "4", "5.8915926536", "-3.6901914691"],
-                    ),
+                    ("-2.464906516", &["-4.2876018462", "6.0556018462", "-2.9671944806"]),
+                    ("-2.697190094", &["-4", "4", "5.8915926536", "-3.6901914691"]),
                 ],
             },
             Golden {
                 potential: DoubleExp,
                 at: [
                     ("152.7579069", &["-17.1226261339", "8.8462180388"]),
-                    (
-                        "96.91694362",
-                        &["3.110059867", "12.801754229", "-4.6432956225"],
-                    ),
-                    (
-                        "68.94897953",
-                        &[
-                            "7.124817306",
-                            "0.2299193531",
-                            "17.4671642352",
-                            "12.2959907706",
-                        ],
-                    ),
+                    ("96.91694362", &["3.110059867", "12.801754229", "-4.6432956225"]),
+                    ("68.94897953", &["7.124817306", "0.2299193531", "17.4671642352", "12.2959907706"]),
                 ],
             },
             Golden {
                 potential: Relu,
-                at: [
-                    ("-25", &["-50", "0"]),
-                    ("-70", &["-50", "0", "-50"]),
-                    ("-162.5", &["-50", "-50", "0", "-50"]),
-                ],
+                at: [("-25", &["-50", "0"]), ("-70", &["-50", "0", "-50"]), ("-162.5", &["-50", "-50", "0", "-50"])],
             },
             Golden {
                 potential: Rotational,
                 at: [
                     ("-1873.095622", &["42.5151040501", "-61.5350190199"]),
-                    (
-                        "-1958.733648",
-                        &["47.1612552149", "-24.0341012153", "-24.0341012153"],
-                    ),
-                    (
-                        "-1892.546881",
-                        &[
-                            "18.4615384615",
-                            "18.4615384615",
-                            "-24.6153846154",
-                            "-24.6153846154",
-                        ],
-                    ),
+                    ("-1958.733648", &["47.1612552149", "-24.0341012153", "-24.0341012153"]),
+                    ("-1892.546881", &["18.4615384615", "18.4615384615", "-24.6153846154", "-24.6153846154"]),
                 ],
             },
-            Golden {
-                potential: Flat,
-                at: [
-                    ("0", &["0", "0"]),
-                    ("0", &["0", "0", "0"]),
-                    ("0", &["0", "0", "0", "0"]),
-                ],
-            },
+            Golden { potential: Flat, at: [("0", &["0", "0"]), ("0", &["0", "0", "0"]), ("0", &["0", "0", "0", "0"])] },
         ]
     }
 
@@ -689,16 +537,8 @@ mod tests {
         let value: f64 = text.parse().expect("golden literal");
         let digits = text.trim_start_matches('-');
         let decimals = digits.split_once('.').map_or(0, |(_, frac)| frac.len());
-        let significant = digits
-            .chars()
-            .filter(|c| c.is_ascii_digit())
-            .skip_while(|&c| c == '0')
-            .count();
-        let tol = if significant >= 9 {
-            1e-8 * value.abs()
-        } else {
-            0.5 * 10f64.powi(-(decimals as i32))
-        };
+        let significant = digits.chars().filter(|c| c.is_ascii_digit()).skip_while(|&c| c == '0').count();
+        let tol = if significant >= 9 { 1e-8 * value.abs() } else { 0.5 * 10f64.powi(-(decimals as i32)) };
         (value, tol)
     }
 
@@ -708,15 +548,10 @@ mod tests {
         assert_eq!(table.len(), 15, "every potential has a golden row");
         for row in &table {
             let p = row.potential;
-            for (point, (value_text, grad_texts)) in
-                [&P2[..], &P3[..], &P4[..]].iter().zip(row.at.iter())
-            {
+            for (point, (value_text, grad_texts)) in [&P2[..], &P3[..], &P4[..]].iter().zip(row.at.iter()) {
                 let (want, tol) = golden(value_text);
                 let got = p.value(point);
-                assert!(
-                    (got - want).abs() <= tol,
-                    "{p} value at {point:?}: got {got}, want {want} ± {tol}"
-                );
+                assert!((got - want).abs() <= tol, "{p} value at {point:?}: got {got}, want {want} ± {tol}");
                 let mut grad = vec![0.0; point.len()];
                 p.gradient(point, &mut grad);
                 assert_eq!(grad_texts.len(), point.len());
@@ -809,10 +644,7 @@ mod tests {
                 p.gradient(&z, &mut g);
                 p.gradient(&neg, &mut g_neg);
                 for k in 0..3 {
-                    assert!(
-                        (g[k] + g_neg[k]).abs() <= 1e-12 * (1.0 + g[k].abs()),
-                        "{p} at {z:?}"
-                    );
+                    assert!((g[k] + g_neg[k]).abs() <= 1e-12 * (1.0 + g[k].abs()), "{p} at {z:?}");
                 }
             }
         }
@@ -827,14 +659,10 @@ mod tests {
         for p in Potential::ALL {
             assert_eq!(p.name().parse::<Potential>().unwrap(), p);
         }
-        let distinct: std::collections::HashSet<_> =
-            Potential::ALL.iter().map(|p| p.name()).collect();
+        let distinct: std::collections::HashSet<_> = Potential::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(distinct.len(), 15);
         let err = "wavy".parse::<Potential>().unwrap_err();
-        assert!(
-            err.message().contains("wavy_plateau") && err.message().contains("'wavy'"),
-            "{err}"
-        );
+        assert!(err.message().contains("wavy_plateau") && err.message().contains("'wavy'"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //!   L2-UVP; [`entropy`]: Kozachenko–Leonenko differential entropy.
 //! - [`device`]: compute device selection (`auto`, `cpu`, `cuda:N`).
 
+pub mod check;
 pub mod config;
 pub mod data;
 pub mod device;

@@ -30,15 +30,5 @@ pub fn check_points(x: ArrayView2<f64>, dim: usize, what: &str) -> Result<()> {
             x.ncols()
         )));
     }
-    if x.nrows() == 0 {
-        return Err(Error::invalid_argument(format!("{what}: no points given")));
-    }
-    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!(
-            "{what}: value {v} at row {}, column {} is not finite",
-            i / dim,
-            i % dim
-        )));
-    }
-    Ok(())
+    crate::check::points(x, what, "points")
 }

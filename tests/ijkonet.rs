@@ -220,3 +220,35 @@ fn unequal_time_gaps_and_snapshot_sizes_train() {
     let g = model.grad_potential(data.get(2).unwrap().points.view(), 3.0).unwrap();
     assert!(g.iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn every_energy_variant_trains_and_answers_its_queries() {
+    let data = quadratic_snapshots(40, 3, 9);
+    let x = data.get(1).unwrap().points.view();
+    for variant in ["V", "t,V", "V+W", "V+U", "W+U", "V+W+U", "W", "U"] {
+        let mut c = small_config(1);
+        c.set("variant", variant).unwrap();
+        let model = fit(&c, &data).unwrap_or_else(|e| panic!("{variant}: {e}"));
+        let v = c.energy.variant;
+        assert_eq!(model.grad_potential(x, 0.01).is_ok(), v.potential, "{variant}");
+        assert_eq!(model.potential(x, 0.01).is_ok(), v.potential, "{variant}");
+        match model.interaction_field(x, x) {
+            Ok(field) => {
+                assert!(v.interaction, "{variant}");
+                // W is symmetrised, so ∇W is odd and the field sums to zero over its own population.
+                let total = field.sum_axis(ndarray::Axis(0));
+                let scale = field.mapv(f64::abs).sum() + 1e-12;
+                assert!(total.iter().all(|t| t.abs() < 1e-5 * scale), "{variant}: {total}");
+            }
+            Err(_) => assert!(!v.interaction, "{variant}"),
+        }
+        assert_eq!(model.theta3() > 0.0, v.internal, "{variant}: θ₃ = {}", model.theta3());
+        let traj = model.simulate(x, 0.01, DT, 2, 3).unwrap();
+        assert!(traj.iter().all(|s| s.iter().all(|v| v.is_finite())), "{variant}");
+        if v.internal {
+            // Diffusion makes the simulation random, yet reproducible for a seed.
+            assert_ne!(traj[2], model.simulate(x, 0.01, DT, 2, 4).unwrap()[2], "{variant}");
+            assert_eq!(traj[2], model.simulate(x, 0.01, DT, 2, 3).unwrap()[2], "{variant}");
+        }
+    }
+}

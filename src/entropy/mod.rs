@@ -145,18 +145,13 @@ fn log_unit_ball(d: usize) -> f64 {
 }
 
 fn check_samples(x: ArrayView2<f64>, k: usize, what: &str) -> Result<()> {
-    let (n, d) = x.dim();
-    if d == 0 {
-        return Err(Error::invalid_argument(format!("{what}: samples have dimension 0")));
-    }
+    crate::check::points(x, what, "sample")?;
+    let n = x.nrows();
     if k == 0 {
         return Err(Error::invalid_argument(format!("{what}: k must be ≥ 1")));
     }
     if n <= k {
         return Err(Error::invalid_argument(format!("{what}: need more samples than neighbours (n = {n}, k = {k})")));
-    }
-    if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("{what}: sample {i}, coordinate {j} is not finite ({v})")));
     }
     Ok(())
 }

@@ -9,9 +9,7 @@ use crate::linalg::{mean_and_covariance, sqrtm_psd, trace_sqrtm_psd};
 use ndarray::{Array1, Array2, ArrayView2};
 
 fn moments(s: ArrayView2<f64>, name: &str, what: &str) -> Result<(Array1<f64>, Array2<f64>)> {
-    if s.nrows() == 0 || s.ncols() == 0 {
-        return Err(Error::invalid_argument(format!("{what}: sample {name} is empty ({}×{})", s.nrows(), s.ncols())));
-    }
+    crate::check::points(s, what, &format!("sample {name}"))?;
     mean_and_covariance(s).map_err(|e| e.context(format!("{what}: sample {name}")))
 }
 

@@ -17,34 +17,6 @@ pub enum Bandwidth {
     Median,
 }
 
-fn check_sample(s: ArrayView2<f64>, name: &str, what: &str) -> Result<()> {
-    if s.nrows() == 0 {
-        return Err(Error::invalid_argument(format!("{what}: sample {name} is empty")));
-    }
-    if s.ncols() == 0 {
-        return Err(Error::invalid_argument(format!("{what}: sample {name} has dimension 0")));
-    }
-    if let Some(((i, j), v)) = s.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!(
-            "{what}: sample {name}, point {i}, coordinate {j} is not finite ({v})"
-        )));
-    }
-    Ok(())
-}
-
-fn check_samples(x: ArrayView2<f64>, y: ArrayView2<f64>, what: &str) -> Result<()> {
-    check_sample(x, "x", what)?;
-    check_sample(y, "y", what)?;
-    if x.ncols() != y.ncols() {
-        return Err(Error::invalid_argument(format!(
-            "{what}: dimension mismatch (x has d = {}, y has d = {})",
-            x.ncols(),
-            y.ncols()
-        )));
-    }
-    Ok(())
-}
-
 fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     a.iter().zip(b.iter()).map(|(u, v)| (u - v) * (u - v)).sum()
 }
@@ -55,7 +27,7 @@ fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 /// every s-th point, s = ⌈(n + m)/2000⌉, which is deterministic and keeps x and y in proportion.
 /// Errors if either sample is empty or invalid, or if the median is 0.
 pub fn median_bandwidth(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
-    check_samples(x, y, "median_bandwidth")?;
+    crate::check::pair(x, y, "median_bandwidth")?;
     let total = x.nrows() + y.nrows();
     let stride = total.div_ceil(MEDIAN_MAX_POINTS);
     let pooled: Vec<ArrayView1<f64>> = x.rows().into_iter().chain(y.rows()).step_by(stride).collect();
@@ -108,7 +80,7 @@ fn mean_kernel(a: ArrayView2<f64>, b: ArrayView2<f64>, inv_two_sigma_sq: f64, sa
 /// (diagonal terms included), i.e. the squared RKHS distance between the two empirical kernel
 /// means. It is ≥ 0 in exact arithmetic; round-off below 0 is clamped to 0.
 pub fn mmd_squared(x: ArrayView2<f64>, y: ArrayView2<f64>, bw: Bandwidth) -> Result<f64> {
-    check_samples(x, y, "mmd_squared")?;
+    crate::check::pair(x, y, "mmd_squared")?;
     let sigma = match bw {
         Bandwidth::Fixed(s) if s.is_finite() && s > 0.0 => s,
         Bandwidth::Fixed(s) => {

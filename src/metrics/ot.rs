@@ -107,32 +107,9 @@ pub fn w2(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
     w2_squared(x, y).map(|c| c.max(0.0).sqrt())
 }
 
-fn validate_cloud(name: &str, a: ArrayView2<f64>) -> Result<()> {
-    if a.nrows() == 0 {
-        return Err(Error::invalid_argument(format!("exact OT: point cloud {name} is empty")));
-    }
-    if a.ncols() == 0 {
-        return Err(Error::invalid_argument(format!("exact OT: point cloud {name} has dimension d = 0")));
-    }
-    if let Some(((i, k), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!(
-            "exact OT: point cloud {name} has a non-finite value {v} at row {i}, column {k}"
-        )));
-    }
-    Ok(())
-}
-
 /// Row-major n×m ground-cost matrix, after validating both clouds.
 fn cost_matrix(x: ArrayView2<f64>, y: ArrayView2<f64>, cost: GroundCost) -> Result<Vec<f64>> {
-    validate_cloud("x", x)?;
-    validate_cloud("y", y)?;
-    if x.ncols() != y.ncols() {
-        return Err(Error::invalid_argument(format!(
-            "exact OT: dimension mismatch, x has d = {} but y has d = {}",
-            x.ncols(),
-            y.ncols()
-        )));
-    }
+    crate::check::pair(x, y, "exact OT")?;
     let (n, m, d) = (x.nrows(), y.nrows(), x.ncols());
     // Contiguous copies so the inner loop runs over plain slices whatever the input layout.
     let xs: Vec<f64> = x.iter().copied().collect();

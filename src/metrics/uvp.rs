@@ -5,19 +5,9 @@ use crate::error::{Error, Result};
 use crate::linalg::mean_and_covariance;
 use ndarray::ArrayView2;
 
-fn check_field(f: ArrayView2<f64>, name: &str, what: &str) -> Result<()> {
-    if f.nrows() == 0 || f.ncols() == 0 {
-        return Err(Error::invalid_argument(format!("{what}: {name} is empty ({}×{})", f.nrows(), f.ncols())));
-    }
-    if let Some(((i, j), v)) = f.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("{what}: {name}, point {i}, component {j} is not finite ({v})")));
-    }
-    Ok(())
-}
-
 fn check_pair(learned: ArrayView2<f64>, truth: ArrayView2<f64>, what: &str) -> Result<()> {
-    check_field(learned, "learned field", what)?;
-    check_field(truth, "true field", what)?;
+    crate::check::points(learned, what, "learned field")?;
+    crate::check::points(truth, what, "true field")?;
     if learned.dim() != truth.dim() {
         return Err(Error::invalid_argument(format!(
             "{what}: learned field is {:?} but true field is {:?} (must be the same n points × d)",
@@ -46,7 +36,7 @@ pub fn l2_uvp(learned: ArrayView2<f64>, truth: ArrayView2<f64>, tau: f64, refere
     if !(tau.is_finite() && tau > 0.0) {
         return Err(Error::invalid_argument(format!("{WHAT}: step size τ must be finite and > 0, got {tau}")));
     }
-    check_field(reference, "reference sample", WHAT)?;
+    crate::check::points(reference, WHAT, "reference sample")?;
     if reference.ncols() != truth.ncols() {
         return Err(Error::invalid_argument(format!(
             "{WHAT}: reference sample has d = {} but the fields have d = {}",

@@ -19,6 +19,7 @@ pub mod device;
 pub mod energy;
 pub mod entropy;
 pub mod error;
+pub mod ffi;
 pub mod linalg;
 pub mod maps;
 pub mod methods;

@@ -152,7 +152,7 @@ where
 
 /// Check an output buffer before any work: non-NULL and long enough for `needed` values.
 fn check_out<T>(out: *mut T, out_len: usize, needed: usize, what: &str) -> Result<(), Error> {
-    non_null(out as *const T, what)?;
+    non_null(out as *const T, &format!("{what}: output buffer `out`"))?;
     if out_len < needed {
         return Err(Error::invalid_argument(format!("{what}: out_len = {out_len} but {needed} values are needed")));
     }

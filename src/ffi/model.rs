@@ -396,7 +396,7 @@ fn input<'a>(
     if d != m.dim() {
         return Err(Error::invalid_argument(format!("{what}: d = {d} but the model has dimension {}", m.dim())));
     }
-    let view = unsafe { points(x, n, d, what) }?;
+    let view = unsafe { points(x, n, d, &format!("{what}: input points")) }?;
     check_out(out, out_len, needed, what)?;
     Ok(view)
 }

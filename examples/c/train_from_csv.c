@@ -75,7 +75,7 @@ static int compare_doubles(const void* a, const void* b) {
 
 int main(int argc, char** argv) {
     const char* path = argc > 1 ? argv[1] : "examples/c/data/snapshots.csv";
-    long epochs = argc > 2 ? strtol(argv[2], NULL, 10) : 20;
+    long epochs = argc > 2 ? strtol(argv[2], NULL, 10) : 200;
     if (ijk_abi_version() != IJKONET_ABI_VERSION) {
         fprintf(stderr, "header/library mismatch: ABI %u vs %u\n", ijk_abi_version(), (unsigned)IJKONET_ABI_VERSION);
         return 1;

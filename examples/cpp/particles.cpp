@@ -15,7 +15,7 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-    const int epochs = argc > 1 ? std::atoi(argv[1]) : 30;
+    const int epochs = argc > 1 ? std::atoi(argv[1]) : 300;
     const size_t d = 2, n = 64;
     const double cx = 1.0, cy = -1.0;
     try {

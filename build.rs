@@ -1,6 +1,6 @@
-//! Link settings that tch's own build script does not provide.
+//! Link settings that tch's own build script does not provide, and the C header of the FFI.
 use std::env;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -18,7 +18,45 @@ fn main() {
             println!("cargo:rustc-link-arg=-ltorch_cuda");
         }
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
+        // Where libtorch lives, for the CMake package of static-library consumers.
+        println!("cargo:rustc-env=IJKONET_LIBTORCH_LIB={lib}");
     }
     // A SONAME so consumers record `libijkonet.so`, not the build path.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libijkonet.so");
+    generate_header();
+}
+
+/// Generate the C header from src/ffi into OUT_DIR/ijkonet.h. The committed include/ijkonet.h must
+/// equal it (tests/header.rs); set IJKONET_UPDATE_HEADER=1 to copy it there.
+fn generate_header() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=IJKONET_UPDATE_HEADER");
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("cargo sets the version");
+    config.after_includes = Some(format!(
+        "\n/* Version of the library this header belongs to (from Cargo.toml). */\n\
+         #define IJKONET_VERSION_MAJOR {}\n#define IJKONET_VERSION_MINOR {}\n#define IJKONET_VERSION_PATCH {}\n\
+         #define IJKONET_VERSION_STRING \"{}\"",
+        version("MAJOR"),
+        version("MINOR"),
+        version("PATCH"),
+        env::var("CARGO_PKG_VERSION").expect("cargo sets the version"),
+    ));
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen could not generate the header from src/ffi");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("ijkonet.h");
+    bindings.write_to_file(&out);
+    if env::var("IJKONET_UPDATE_HEADER").is_ok_and(|v| v == "1") {
+        let committed = root.join("include/ijkonet.h");
+        std::fs::create_dir_all(committed.parent().expect("has a parent")).expect("create include/");
+        let fresh = std::fs::read(&out).expect("header just written");
+        if std::fs::read(&committed).ok().as_deref() != Some(fresh.as_slice()) {
+            std::fs::write(&committed, fresh).expect("write include/ijkonet.h");
+        }
+    }
 }

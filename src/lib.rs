@@ -20,6 +20,7 @@ pub mod device;
 pub mod energy;
 pub mod entropy;
 pub mod error;
+pub mod ffi;
 pub mod linalg;
 pub mod maps;
 pub mod methods;

@@ -1,0 +1,327 @@
+//! The stable C ABI. Every `extern "C"` function and every `unsafe` block of the crate lives in this
+//! module; `include/ijkonet.h` is generated from it by cbindgen (see `build.rs` and `tests/header.rs`).
+//!
+//! Conventions (repeated in the header): every fallible call returns an `int32_t` status (`IJK_OK` or
+//! an `IJK_ERR_*` code), takes an optional `ijk_error **err` last, writes its outputs only on success,
+//! checks every pointer for NULL and runs behind a panic boundary.
+
+// The pointer contract is documented once in the header's conventions and per function; a
+// `# Safety` section on each of ~40 entry points would only repeat it.
+#![allow(clippy::missing_safety_doc)]
+// A C signature passes buffers as flat (pointer, length) arguments, so many arguments are the norm.
+#![allow(clippy::too_many_arguments)]
+
+mod config;
+mod metrics;
+mod model;
+
+pub use config::*;
+pub use metrics::*;
+pub use model::*;
+
+use crate::error::{Error, ErrorKind};
+use ndarray::ArrayView2;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// ABI version of this header; `ijk_abi_version()` must return the same number at run time.
+pub const IJKONET_ABI_VERSION: u32 = 1;
+
+/// Success.
+pub const IJK_OK: i32 = 0;
+/// An argument is invalid: NULL pointer, wrong length or dimension, out of range, unknown key, NaN/Inf.
+pub const IJK_ERR_INVALID_ARGUMENT: i32 = 1;
+/// Input data violate a structural requirement (too few snapshots, too few points, duplicate times).
+pub const IJK_ERR_INVALID_DATA: i32 = 2;
+/// Reading or writing a file failed.
+pub const IJK_ERR_IO: i32 = 3;
+/// A file was read but its content is malformed or incompatible (e.g. a corrupt model file).
+pub const IJK_ERR_FORMAT: i32 = 4;
+/// A numerical procedure failed (training diverged, simulation blew up).
+pub const IJK_ERR_NUMERICAL: i32 = 5;
+/// The call is not valid in the handle's current state (e.g. predict before train).
+pub const IJK_ERR_STATE: i32 = 6;
+/// A libtorch call failed (device unavailable, out of memory, ...).
+pub const IJK_ERR_TORCH: i32 = 7;
+/// Training was cancelled by the progress callback.
+pub const IJK_ERR_CANCELLED: i32 = 8;
+/// A broken invariant inside the library.
+pub const IJK_ERR_INTERNAL: i32 = 9;
+/// A panic inside the library was caught at the boundary; the handle involved may be unusable.
+pub const IJK_ERR_PANIC: i32 = 10;
+
+/// An error object: a status code and a message. Created by the library on failure when the caller
+/// passes a non-NULL `ijk_error **err`; owned by the caller, released with `ijk_error_free`.
+pub struct IjkError {
+    code: i32,
+    message: CString,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<(i32, CString)> = RefCell::new((IJK_OK, CString::default()));
+}
+
+/// A message as a C string: interior NUL bytes (impossible in our messages, possible in user paths)
+/// are replaced so the text is never silently truncated to nothing.
+fn c_message(message: &str) -> CString {
+    CString::new(message.replace('\0', "\u{FFFD}")).expect("NUL bytes replaced")
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+
+/// Run one entry point: catch panics, record the outcome in the thread-local last error and in the
+/// optional error out-parameter, and turn it into a status code.
+fn guard<F>(err: *mut *mut IjkError, body: F) -> i32
+where
+    F: FnOnce() -> Result<(), Error>,
+{
+    let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => (IJK_OK, String::new()),
+        Ok(Err(e)) => (e.code(), e.message().to_string()),
+        Err(payload) => (IJK_ERR_PANIC, format!("internal panic: {}", panic_message(payload.as_ref()))),
+    };
+    let message = c_message(&message);
+    if !err.is_null() {
+        let object = if code == IJK_OK {
+            std::ptr::null_mut()
+        } else {
+            Box::into_raw(Box::new(IjkError { code, message: message.clone() }))
+        };
+        // SAFETY: the caller passes either NULL (checked) or a writable `ijk_error *` slot.
+        unsafe { *err = object };
+    }
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = (code, message));
+    code
+}
+
+/// A required pointer argument.
+fn non_null<T>(p: *const T, what: &str) -> Result<(), Error> {
+    if p.is_null() {
+        Err(Error::invalid_argument(format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// A NUL-terminated UTF-8 string argument.
+unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+    non_null(p, what)?;
+    // SAFETY: non-NULL and, by the API contract, NUL-terminated and alive for the call.
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
+}
+
+/// Number of values in an n × d buffer, refusing empty shapes and overflow.
+fn points_len(n: usize, d: usize, what: &str) -> Result<usize, Error> {
+    if n == 0 {
+        return Err(Error::invalid_argument(format!("{what}: n = 0, at least one point is needed")));
+    }
+    if d == 0 {
+        return Err(Error::invalid_argument(format!("{what}: d = 0, the dimension must be at least 1")));
+    }
+    n.checked_mul(d).ok_or_else(|| Error::invalid_argument(format!("{what}: n × d = {n} × {d} overflows")))
+}
+
+/// A read-only n × d row-major view of caller memory, validated for NULL, shape and finiteness.
+unsafe fn points<'a, T>(p: *const T, n: usize, d: usize, what: &str) -> Result<ArrayView2<'a, T>, Error>
+where
+    T: Copy + Into<f64>,
+{
+    let len = points_len(n, d, what)?;
+    non_null(p, what)?;
+    // SAFETY: non-NULL; the caller guarantees n·d readable values for the duration of the call.
+    let values = unsafe { std::slice::from_raw_parts(p, len) };
+    if let Some(i) = values.iter().position(|&v| !v.into().is_finite()) {
+        return Err(Error::invalid_argument(format!(
+            "{what}: value {} at row {}, column {} is not finite",
+            values[i].into(),
+            i / d,
+            i % d
+        )));
+    }
+    Ok(ArrayView2::from_shape((n, d), values).expect("length n·d checked"))
+}
+
+/// Check an output buffer before any work: non-NULL and long enough for `needed` values.
+fn check_out<T>(out: *mut T, out_len: usize, needed: usize, what: &str) -> Result<(), Error> {
+    non_null(out as *const T, &format!("{what}: output buffer `out`"))?;
+    if out_len < needed {
+        return Err(Error::invalid_argument(format!("{what}: out_len = {out_len} but {needed} values are needed")));
+    }
+    Ok(())
+}
+
+/// Copy results into a caller buffer already checked by [`check_out`].
+unsafe fn write_out<T: Copy>(out: *mut T, values: &[T]) {
+    // SAFETY: `check_out` verified non-NULL and room for at least `values.len()` elements.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
+}
+
+/// Store one value through a required output pointer.
+unsafe fn write_value<T>(out: *mut T, value: T) {
+    // SAFETY: callers check `out` for NULL before computing `value`.
+    unsafe { out.write(value) };
+}
+
+/// Borrow a handle, refusing NULL.
+unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T, Error> {
+    non_null(p, what)?;
+    // SAFETY: non-NULL and, by contract, a live handle created by this library.
+    Ok(unsafe { &*p })
+}
+
+/// Hand a new object to the caller through `out`.
+unsafe fn give<T>(out: *mut *mut T, value: T) {
+    // SAFETY: callers check `out` for NULL first.
+    unsafe { *out = Box::into_raw(Box::new(value)) };
+}
+
+/// Release an object created by [`give`]; NULL is a no-op.
+unsafe fn take<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: `p` came from `Box::into_raw` in `give` and is released once, by contract.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+fn poisoned() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "a previous call on this handle panicked; the handle is unusable and should be freed",
+    )
+}
+
+static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The library version as "MAJOR.MINOR.PATCH" (a static string; do not free).
+#[no_mangle]
+pub extern "C" fn ijk_version() -> *const c_char {
+    VERSION_C.as_ptr() as *const c_char
+}
+
+/// The ABI version of the loaded library. Compare it with `IJKONET_ABI_VERSION` from the header
+/// the program was compiled with; a mismatch means the header and the library do not belong together.
+#[no_mangle]
+pub extern "C" fn ijk_abi_version() -> u32 {
+    IJKONET_ABI_VERSION
+}
+
+/// The message of the most recent fallible call made on this thread: empty when it succeeded.
+/// The pointer is owned by the library and valid until the next `ijk_` call on this thread; copy it
+/// to keep it. Never NULL.
+#[no_mangle]
+pub extern "C" fn ijk_last_error_message() -> *const c_char {
+    // The CString lives in the thread-local slot, which is replaced only by the next fallible call.
+    LAST_ERROR.with(|slot| slot.borrow().1.as_ptr())
+}
+
+/// Length in bytes (without the terminating NUL) of `ijk_last_error_message()`.
+#[no_mangle]
+pub extern "C" fn ijk_last_error_length() -> usize {
+    LAST_ERROR.with(|slot| slot.borrow().1.as_bytes().len())
+}
+
+/// The status of the most recent fallible call made on this thread (`IJK_OK` when it succeeded).
+#[no_mangle]
+pub extern "C" fn ijk_last_error_code() -> i32 {
+    LAST_ERROR.with(|slot| slot.borrow().0)
+}
+
+/// The status code carried by an error object (`IJK_ERR_INVALID_ARGUMENT` when `error` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_error_code(error: *const IjkError) -> i32 {
+    match unsafe { handle(error, "error") } {
+        Ok(e) => e.code,
+        Err(_) => IJK_ERR_INVALID_ARGUMENT,
+    }
+}
+
+/// The message of an error object, owned by it (valid until `ijk_error_free`). An empty string when
+/// `error` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_error_message(error: *const IjkError) -> *const c_char {
+    match unsafe { handle(error, "error") } {
+        Ok(e) => e.message.as_ptr(),
+        Err(_) => c"".as_ptr(),
+    }
+}
+
+/// Release an error object. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_error_free(error: *mut IjkError) {
+    unsafe { take(error) }
+}
+
+/// Set libtorch's intra-op thread count for the whole process (n ≥ 1). Models created later apply
+/// their own `threads` configuration key (0 = automatic) when created, which overrides this.
+/// Errors: `IJK_ERR_INVALID_ARGUMENT` when n < 1.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_set_num_threads(n: i32, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        if n < 1 {
+            return Err(Error::invalid_argument(format!("thread count must be at least 1, got {n}")));
+        }
+        tch::set_num_threads(n);
+        Ok(())
+    })
+}
+
+/// The current libtorch intra-op thread count of the process.
+#[no_mangle]
+pub extern "C" fn ijk_get_num_threads() -> i32 {
+    catch_unwind(tch::get_num_threads).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_match_error_kinds() {
+        let kinds = [
+            (ErrorKind::InvalidArgument, IJK_ERR_INVALID_ARGUMENT),
+            (ErrorKind::InvalidData, IJK_ERR_INVALID_DATA),
+            (ErrorKind::Io, IJK_ERR_IO),
+            (ErrorKind::Format, IJK_ERR_FORMAT),
+            (ErrorKind::Numerical, IJK_ERR_NUMERICAL),
+            (ErrorKind::State, IJK_ERR_STATE),
+            (ErrorKind::Torch, IJK_ERR_TORCH),
+            (ErrorKind::Cancelled, IJK_ERR_CANCELLED),
+            (ErrorKind::Internal, IJK_ERR_INTERNAL),
+        ];
+        for (kind, code) in kinds {
+            assert_eq!(kind.code(), code, "{kind:?}");
+        }
+        assert!(kinds.iter().all(|&(_, c)| c != IJK_ERR_PANIC && c != IJK_OK));
+    }
+
+    #[test]
+    fn guard_records_errors_and_catches_panics() {
+        let mut err: *mut IjkError = std::ptr::null_mut();
+        let code = guard(&mut err, || Err(Error::state("not yet")));
+        assert_eq!(code, IJK_ERR_STATE);
+        assert_eq!(ijk_last_error_code(), IJK_ERR_STATE);
+        assert_eq!(ijk_last_error_length(), "not yet".len());
+        unsafe {
+            assert_eq!(ijk_error_code(err), IJK_ERR_STATE);
+            assert_eq!(CStr::from_ptr(ijk_error_message(err)).to_str().unwrap(), "not yet");
+            ijk_error_free(err);
+        }
+        let code = guard(&mut err, || panic!("boom"));
+        assert_eq!(code, IJK_ERR_PANIC);
+        let message = unsafe { CStr::from_ptr(ijk_last_error_message()) }.to_str().unwrap().to_string();
+        assert!(message.contains("boom"), "{message}");
+        unsafe { ijk_error_free(err) };
+        assert_eq!(guard(&mut err, || Ok(())), IJK_OK);
+        assert!(err.is_null(), "success clears the error out-parameter");
+        assert_eq!(ijk_last_error_length(), 0);
+    }
+}

@@ -1,0 +1,659 @@
+//! `ijk_model`: snapshots in, training, queries, persistence.
+//!
+//! State machine of a handle: COLLECTING (snapshots are added) → the first train call validates the
+//! snapshots and builds the trainer → TRAINED (training may continue; queries allowed) or, when a
+//! training step diverges, FAILED (the last finite parameters are kept and stay queryable; further
+//! training is refused). `ijk_model_load` gives a LOADED handle: queryable, not trainable.
+
+use super::config::{IjkConfig, Method, Settings};
+use super::{
+    c_str, check_out, give, guard, handle, non_null, points, poisoned, take, write_out, write_value, IjkError,
+};
+use crate::data::Snapshots;
+use crate::error::{Error, ErrorKind, Result};
+use crate::methods::ijkonet::Trainer;
+use crate::model::{JkoStepOptions, Model};
+use ndarray::{Array2, ArrayView2};
+use std::ffi::{c_char, c_void};
+use std::ops::ControlFlow;
+use std::sync::{Mutex, MutexGuard};
+use std::thread::ThreadId;
+
+/// Snapshots are being added; nothing is trained yet.
+pub const IJK_MODEL_COLLECTING: i32 = 0;
+/// Training has started (at least one training call succeeded); queries and further training allowed.
+pub const IJK_MODEL_TRAINED: i32 = 1;
+/// A training step diverged: the last finite parameters are kept (queries work), training is refused.
+pub const IJK_MODEL_FAILED: i32 = 2;
+/// Loaded from a file: queries allowed, training refused.
+pub const IJK_MODEL_LOADED: i32 = 3;
+
+/// What the progress callback of `ijk_model_train` receives after each epoch.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IjkProgress {
+    /// Epochs completed by this model so far (counting earlier train calls).
+    pub epoch: u64,
+    /// Epochs requested by this train call.
+    pub epochs: u64,
+    /// Mean energy loss over the epoch's iterations.
+    pub energy_loss: f64,
+    /// Mean map loss over the epoch's iterations.
+    pub map_loss: f64,
+    /// Evaluation metric; NaN when none was computed.
+    pub metric: f64,
+}
+
+/// Progress callback: return 0 to continue, non-zero to cancel training (status `IJK_ERR_CANCELLED`).
+/// It runs on the calling thread while the model is locked: it must not call functions on the same
+/// model handle (they fail with `IJK_ERR_STATE`).
+pub type IjkProgressFn = Option<unsafe extern "C" fn(progress: *const IjkProgress, user_data: *mut c_void) -> i32>;
+
+enum Stage {
+    Collecting { snapshots: Vec<(f64, Array2<f64>)> },
+    Trained { trainer: Box<Trainer>, failed: bool },
+    Loaded(Box<Model>),
+}
+
+struct Inner {
+    settings: Settings,
+    stage: Stage,
+}
+
+impl Inner {
+    fn model(&self) -> Result<&Model> {
+        match &self.stage {
+            Stage::Collecting { .. } => Err(Error::state(
+                "the model is not trained: add snapshots and call ijk_model_train or ijk_model_train_step first",
+            )),
+            Stage::Trained { trainer, .. } => Ok(trainer.model()),
+            Stage::Loaded(m) => Ok(m),
+        }
+    }
+
+    /// The trainer, built from the collected snapshots on first use.
+    fn trainer(&mut self) -> Result<&mut Trainer> {
+        if let Stage::Collecting { snapshots } = &self.stage {
+            let mut sorted: Vec<&(f64, Array2<f64>)> = snapshots.iter().collect();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let times = sorted.iter().map(|s| s.0).collect();
+            let clouds = sorted.iter().map(|s| s.1.clone()).collect();
+            let data = Snapshots::new(times, clouds)?;
+            let trainer = match self.settings.method {
+                Method::IJKOnet => Trainer::new(&self.settings.train, &data)?,
+            };
+            self.stage = Stage::Trained { trainer: Box::new(trainer), failed: false };
+        }
+        match &mut self.stage {
+            Stage::Trained { failed: true, .. } => Err(Error::state(
+                "training diverged earlier: the last finite parameters are kept for queries, but training cannot continue",
+            )),
+            Stage::Trained { trainer, .. } => Ok(trainer),
+            Stage::Loaded(_) => Err(Error::state("a model loaded from a file cannot be trained further")),
+            Stage::Collecting { .. } => unreachable!("replaced above"),
+        }
+    }
+
+    /// Record a numerical failure of training so later calls are refused with a clear state.
+    fn note_failure(&mut self, e: &Error) {
+        if let (Stage::Trained { failed, .. }, ErrorKind::Numerical) = (&mut self.stage, e.kind()) {
+            *failed = true;
+        }
+    }
+}
+
+/// A model handle (opaque). Create with `ijk_model_new` or `ijk_model_load`, release with `ijk_model_free`.
+pub struct IjkModel {
+    inner: Mutex<Inner>,
+    /// The thread currently inside `ijk_model_train` (whose callback may try to re-enter).
+    training_thread: Mutex<Option<ThreadId>>,
+}
+
+impl IjkModel {
+    fn new(settings: Settings, stage: Stage) -> IjkModel {
+        IjkModel { inner: Mutex::new(Inner { settings, stage }), training_thread: Mutex::new(None) }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        let busy = *self.training_thread.lock().map_err(|_| poisoned())?;
+        if busy == Some(std::thread::current().id()) {
+            return Err(Error::state(
+                "this model is being trained by the current thread (called from a progress callback?)",
+            ));
+        }
+        self.inner.lock().map_err(|_| poisoned())
+    }
+}
+
+unsafe fn model<'a>(p: *const IjkModel) -> Result<&'a IjkModel> {
+    unsafe { handle(p, "model") }
+}
+
+/// Create an untrained model from a configuration (copied; the configuration can be freed after).
+/// On success `*out` receives a new handle owned by the caller (free with `ijk_model_free`).
+/// Errors: `IJK_ERR_INVALID_ARGUMENT` for NULL arguments, an inconsistent configuration or a device
+/// that does not exist.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_new(
+    config: *const IjkConfig,
+    out: *mut *mut IjkModel,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let config = unsafe { handle(config, "config") }?;
+        non_null(out, "out")?;
+        let settings = config.lock()?.clone();
+        settings.train.validate()?;
+        settings.train.device.resolve()?;
+        unsafe { give(out, IjkModel::new(settings, Stage::Collecting { snapshots: Vec::new() })) };
+        Ok(())
+    })
+}
+
+/// Release a model. NULL is a no-op. Must not race with other calls on the same handle.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_free(model: *mut IjkModel) {
+    unsafe { take(model) }
+}
+
+fn add_snapshot<T: Copy + Into<f64>>(
+    model: *mut IjkModel,
+    time: f64,
+    data: *const T,
+    n: usize,
+    d: usize,
+) -> Result<()> {
+    let model = unsafe { self::model(model) }?;
+    if !time.is_finite() {
+        return Err(Error::invalid_argument(format!("snapshot time {time} is not finite")));
+    }
+    let view = unsafe { points(data, n, d, "snapshot data") }?;
+    let mut inner = model.lock()?;
+    let Stage::Collecting { snapshots } = &mut inner.stage else {
+        return Err(Error::state("snapshots can only be added before training starts"));
+    };
+    if let Some((_, first)) = snapshots.first() {
+        if first.ncols() != d {
+            return Err(Error::invalid_argument(format!(
+                "snapshot at time {time} has dimension d = {d} but earlier snapshots have d = {}",
+                first.ncols()
+            )));
+        }
+    }
+    if snapshots.iter().any(|(t, _)| *t == time) {
+        return Err(Error::invalid_data(format!("a snapshot at time {time} was already added")));
+    }
+    snapshots.push((time, view.mapv(Into::into)));
+    Ok(())
+}
+
+/// Add a snapshot: `n` points of dimension `d`, row-major `float` values (copied; the buffer can be
+/// reused after the call). Snapshots may come in any time order; they are sorted when training starts.
+/// Errors: `IJK_ERR_INVALID_ARGUMENT` for NULL, n = 0, d = 0, a d different from earlier snapshots,
+/// NaN/Inf values or time; `IJK_ERR_INVALID_DATA` for a time already added; `IJK_ERR_STATE` once
+/// training has started or for a loaded model.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_add_snapshot_f32(
+    model: *mut IjkModel,
+    time: f64,
+    data: *const f32,
+    n: usize,
+    d: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || add_snapshot(model, time, data, n, d))
+}
+
+/// As `ijk_model_add_snapshot_f32`, with `double` values.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_add_snapshot_f64(
+    model: *mut IjkModel,
+    time: f64,
+    data: *const f64,
+    n: usize,
+    d: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || add_snapshot(model, time, data, n, d))
+}
+
+/// One training iteration: the configured number of map updates, then one energy update. The first
+/// training call validates the snapshots (≥ 2 snapshots, ≥ 2 points each) and builds the trainer.
+/// `energy_loss` and `map_loss` are optional outputs (NULL to ignore).
+/// Errors: `IJK_ERR_INVALID_DATA` for unusable snapshots (the handle keeps collecting);
+/// `IJK_ERR_NUMERICAL` when the step diverges (the handle becomes FAILED); `IJK_ERR_STATE` for a
+/// FAILED or LOADED handle.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_train_step(
+    model: *mut IjkModel,
+    energy_loss: *mut f64,
+    map_loss: *mut f64,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let model = unsafe { self::model(model) }?;
+        let mut inner = model.lock()?;
+        let outcome = inner.trainer()?.step();
+        let (el, ml) = outcome.inspect_err(|e| inner.note_failure(e))?;
+        if !energy_loss.is_null() {
+            unsafe { write_value(energy_loss, el) };
+        }
+        if !map_loss.is_null() {
+            unsafe { write_value(map_loss, ml) };
+        }
+        Ok(())
+    })
+}
+
+/// Train for `epochs` epochs (0 = the configuration's `epochs`). After each epoch `callback` (may be
+/// NULL) receives the progress and `user_data`; a non-zero return cancels. Training continues from
+/// earlier calls. The first training call builds the trainer as `ijk_model_train_step` does.
+/// Errors: as `ijk_model_train_step`; `IJK_ERR_CANCELLED` when the callback cancelled (the epochs
+/// completed so far are kept and training may be resumed).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_train(
+    model: *mut IjkModel,
+    epochs: u64,
+    callback: IjkProgressFn,
+    user_data: *mut c_void,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let model = unsafe { self::model(model) }?;
+        let mut inner = model.lock()?;
+        let epochs = if epochs == 0 { inner.settings.train.epochs } else { epochs as usize };
+        // Mark this thread as training so a callback calling back into this handle errors instead of
+        // deadlocking; cleared before the lock is released.
+        *model.training_thread.lock().map_err(|_| poisoned())? = Some(std::thread::current().id());
+        let outcome = inner.trainer().and_then(|t| {
+            t.train(epochs, None, |p| {
+                let progress = IjkProgress {
+                    epoch: p.epoch as u64,
+                    epochs: p.epochs as u64,
+                    energy_loss: p.energy_loss,
+                    map_loss: p.map_loss,
+                    metric: p.metric.unwrap_or(f64::NAN),
+                };
+                match callback {
+                    // SAFETY: a C function pointer supplied by the caller, with its own user_data.
+                    Some(f) if unsafe { f(&progress, user_data) } != 0 => ControlFlow::Break(()),
+                    _ => ControlFlow::Continue(()),
+                }
+            })
+        });
+        *model.training_thread.lock().map_err(|_| poisoned())? = None;
+        outcome.inspect_err(|e| inner.note_failure(e))?;
+        Ok(())
+    })
+}
+
+/// The handle's state: `IJK_MODEL_COLLECTING`, `IJK_MODEL_TRAINED`, `IJK_MODEL_FAILED` or
+/// `IJK_MODEL_LOADED`, written to `*out`. Errors: `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_state(model: *const IjkModel, out: *mut i32, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        let model = unsafe { self::model(model) }?;
+        non_null(out, "out")?;
+        let state = match model.lock()?.stage {
+            Stage::Collecting { .. } => IJK_MODEL_COLLECTING,
+            Stage::Trained { failed: false, .. } => IJK_MODEL_TRAINED,
+            Stage::Trained { failed: true, .. } => IJK_MODEL_FAILED,
+            Stage::Loaded(_) => IJK_MODEL_LOADED,
+        };
+        unsafe { write_value(out, state) };
+        Ok(())
+    })
+}
+
+/// A copy of the model's configuration (for a loaded model: the one it was trained with).
+/// `*out` receives a new handle owned by the caller (free with `ijk_config_free`).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_config(
+    model: *const IjkModel,
+    out: *mut *mut IjkConfig,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let model = unsafe { self::model(model) }?;
+        non_null(out, "out")?;
+        let settings = model.lock()?.settings.clone();
+        unsafe { give(out, IjkConfig::new(settings)) };
+        Ok(())
+    })
+}
+
+/// Run a read-only query on the trained model.
+fn query<R>(model: *const IjkModel, f: impl FnOnce(&Model) -> Result<R>) -> Result<R> {
+    let model = unsafe { self::model(model) }?;
+    let inner = model.lock()?;
+    f(inner.model()?)
+}
+
+/// Dimension d of the model's data (known once trained or loaded), written to `*out`.
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_dim(model: *const IjkModel, out: *mut usize, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let d = query(model, |m| Ok(m.dim()))?;
+        unsafe { write_value(out, d) };
+        Ok(())
+    })
+}
+
+/// Number of snapshot times K+1 the model was trained on (the length `ijk_model_times` needs).
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_num_times(model: *const IjkModel, out: *mut usize, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let k = query(model, |m| Ok(m.times().len()))?;
+        unsafe { write_value(out, k) };
+        Ok(())
+    })
+}
+
+/// The sorted snapshot times, into `out` (`out_len` ≥ `ijk_model_num_times`).
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL or a short buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_times(
+    model: *const IjkModel,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let times = query(model, |m| Ok(m.times().to_vec()))?;
+        check_out(out, out_len, times.len(), "times")?;
+        unsafe { write_out(out, &times) };
+        Ok(())
+    })
+}
+
+/// Learned diffusion coefficient θ₃ (0 when the variant has no internal energy), written to `*out`.
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_theta3(model: *const IjkModel, out: *mut f64, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let theta = query(model, |m| Ok(m.theta3()))?;
+        unsafe { write_value(out, theta) };
+        Ok(())
+    })
+}
+
+/// Validate n × d input points against the model and the output buffer before any work.
+fn input<'a>(
+    m: &Model,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    what: &str,
+    out: *mut f64,
+    out_len: usize,
+    needed: usize,
+) -> Result<ArrayView2<'a, f64>> {
+    if d != m.dim() {
+        return Err(Error::invalid_argument(format!("{what}: d = {d} but the model has dimension {}", m.dim())));
+    }
+    let view = unsafe { points(x, n, d, &format!("{what}: input points")) }?;
+    check_out(out, out_len, needed, what)?;
+    Ok(view)
+}
+
+/// Values in `count` clouds of n × d, refusing overflow.
+fn cloud_len(count: usize, n: usize, d: usize) -> Result<usize> {
+    count
+        .checked_mul(n)
+        .and_then(|v| v.checked_mul(d))
+        .ok_or_else(|| Error::invalid_argument(format!("{count} × {n} × {d} values overflow")))
+}
+
+fn flatten(clouds: &[Array2<f64>]) -> Vec<f64> {
+    clouds.iter().flat_map(|c| c.iter().copied()).collect()
+}
+
+/// One-step prediction: push the n × d points `x` (row-major) through the learned map of step k
+/// (from snapshot k to k+1). `out` receives n × d values (`out_len` ≥ n·d).
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL, n = 0, d not the
+/// model's dimension, NaN/Inf input, k ≥ number of steps, or `out_len` < n·d (nothing written).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_predict_step(
+    model: *const IjkModel,
+    k: usize,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let y = query(model, |m| {
+            let x = input(m, x, n, d, "predict_step", out, out_len, cloud_len(1, n, d)?)?;
+            m.push_forward(k, x)
+        })?;
+        unsafe { write_out(out, y.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// Values `ijk_model_rollout` writes for n points of dimension d over `steps` steps: steps·n·d.
+/// Errors: `IJK_ERR_INVALID_ARGUMENT` for a NULL `out` or overflow.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_rollout_len(
+    n: usize,
+    d: usize,
+    steps: usize,
+    out: *mut usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let len = cloud_len(steps, n, d)?;
+        unsafe { write_value(out, len) };
+        Ok(())
+    })
+}
+
+/// k-step prediction: chain the learned maps from snapshot `from` for `steps` steps. `out` receives
+/// the predicted clouds at t_{from+1}, ..., t_{from+steps}, one after another: steps·n·d values
+/// (see `ijk_rollout_len`).
+/// Errors: as `ijk_model_predict_step`; `IJK_ERR_INVALID_ARGUMENT` when steps = 0 or from + steps
+/// exceeds the number of steps.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_rollout(
+    model: *const IjkModel,
+    from: usize,
+    steps: usize,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let clouds = query(model, |m| {
+            let x = input(m, x, n, d, "rollout", out, out_len, cloud_len(steps, n, d)?)?;
+            m.rollout(from, steps, x)
+        })?;
+        unsafe { write_out(out, &flatten(&clouds)) };
+        Ok(())
+    })
+}
+
+/// Predict the population at time `t_to` from points observed at `t_from` (t_to > t_from). Between
+/// observed times the learned maps are chained; otherwise one JKO step of size t_to − t_from is solved
+/// with the learned energy (500 iterations of a fresh map). `out` receives n × d values.
+/// Errors: as `ijk_model_predict_step`; `IJK_ERR_INVALID_ARGUMENT` for non-finite or unordered times.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_predict_at(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    t_from: f64,
+    t_to: f64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let y = query(model, |m| {
+            let x = input(m, x, n, d, "predict_at", out, out_len, cloud_len(1, n, d)?)?;
+            m.predict_at(x, t_from, t_to, &JkoStepOptions::default())
+        })?;
+        unsafe { write_out(out, y.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// Values `ijk_model_simulate` writes: (n_steps + 1)·n·d. Errors: NULL `out` or overflow.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_simulate_len(
+    n: usize,
+    d: usize,
+    n_steps: usize,
+    out: *mut usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let count = n_steps.checked_add(1).ok_or_else(|| Error::invalid_argument("n_steps overflows"))?;
+        let len = cloud_len(count, n, d)?;
+        unsafe { write_value(out, len) };
+        Ok(())
+    })
+}
+
+/// Simulate the learned SDE dX = −∇V dt − (∇W∗ρ) dt + √(2θ₃) dB by Euler–Maruyama from the n × d
+/// points `x0` at time `t0`, `n_steps` steps of size `dt`, noise seeded by `seed`. `out` receives the
+/// n_steps + 1 clouds (x0 first), (n_steps+1)·n·d values (see `ijk_simulate_len`).
+/// Errors: as `ijk_model_predict_step`; `IJK_ERR_INVALID_ARGUMENT` for dt ≤ 0 or non-finite t0/dt;
+/// `IJK_ERR_NUMERICAL` when the simulation diverges (nothing written).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_simulate(
+    model: *const IjkModel,
+    x0: *const f64,
+    n: usize,
+    d: usize,
+    t0: f64,
+    dt: f64,
+    n_steps: usize,
+    seed: u64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let clouds = query(model, |m| {
+            let count = n_steps.checked_add(1).ok_or_else(|| Error::invalid_argument("n_steps overflows"))?;
+            let x = input(m, x0, n, d, "simulate", out, out_len, cloud_len(count, n, d)?)?;
+            m.simulate(x, t0, dt, n_steps, seed)
+        })?;
+        unsafe { write_out(out, &flatten(&clouds)) };
+        Ok(())
+    })
+}
+
+/// The learned potential V(x, t) at n points (up to an additive constant): `out` receives n values.
+/// `t` matters only for time-dependent variants.
+/// Errors: as `ijk_model_predict_step`; `IJK_ERR_STATE` when the variant has no potential term.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_potential(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    t: f64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let v = query(model, |m| {
+            let x = input(m, x, n, d, "potential", out, out_len, n)?;
+            m.potential(x, t)
+        })?;
+        unsafe { write_out(out, v.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// The gradient ∇V(x, t) at n points: `out` receives n × d values (the drift is −∇V).
+/// Errors: as `ijk_model_potential`.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_grad_potential(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    t: f64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let g = query(model, |m| {
+            let x = input(m, x, n, d, "grad_potential", out, out_len, cloud_len(1, n, d)?)?;
+            m.grad_potential(x, t)
+        })?;
+        unsafe { write_out(out, g.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// The interaction field (∇W ∗ ρ)(x_i) = (1/m) Σ_j ∇W(x_i − y_j) at n points `x` over a population
+/// `population` of m points, both of dimension d: `out` receives n × d values.
+/// Errors: as `ijk_model_predict_step` (for both inputs); `IJK_ERR_STATE` when the variant has no
+/// interaction term.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_interaction_field(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    population: *const f64,
+    m: usize,
+    d: usize,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let f = query(model, |model| {
+            let x = input(model, x, n, d, "interaction_field", out, out_len, cloud_len(1, n, d)?)?;
+            let y = unsafe { points(population, m, d, "interaction_field population") }?;
+            model.interaction_field(x, y)
+        })?;
+        unsafe { write_out(out, f.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// Save the trained model (weights, configuration, times) to `path` (one safetensors file).
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_IO` when the file cannot be written;
+/// `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_save(model: *const IjkModel, path: *const c_char, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        let path = unsafe { c_str(path, "path") }?;
+        query(model, |m| m.save(path))
+    })
+}
+
+/// Load a model saved by `ijk_model_save`. `*out` receives a new LOADED handle owned by the caller
+/// (free with `ijk_model_free`); the saved device setting is used.
+/// Errors: `IJK_ERR_IO` when the file cannot be read; `IJK_ERR_FORMAT` when it is not a valid model
+/// file; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_load(path: *const c_char, out: *mut *mut IjkModel, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        let path = unsafe { c_str(path, "path") }?;
+        non_null(out, "out")?;
+        let model = Model::load(path, None)?;
+        let settings = Settings { method: Method::IJKOnet, train: model.config().clone() };
+        unsafe { give(out, IjkModel::new(settings, Stage::Loaded(Box::new(model)))) };
+        Ok(())
+    })
+}

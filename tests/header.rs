@@ -47,7 +47,7 @@ fn every_exported_function_is_declared_and_documented() {
     for name in &names {
         let (plain, pointer) = (format!(" {name}("), format!("*{name}("));
         let declares = |l: &&str| !l.trim_start().starts_with('*') && (l.contains(&plain) || l.contains(&pointer));
-        let at = lines.iter().position(|l| declares(l));
+        let at = lines.iter().position(declares);
         let at = at.unwrap_or_else(|| panic!("{name} is not declared in the header"));
         assert!(lines[at - 1].trim_end().ends_with("*/"), "{name} has no documentation comment");
     }

@@ -138,11 +138,10 @@ fn layout(n: usize) -> (usize, usize) {
     (n.div_ceil(cols).max(1), cols)
 }
 
-fn panels_area(
-    path: &Path,
-    n: usize,
-    panel_px: (u32, u32),
-) -> Result<(DrawingArea<BitMapBackend<'_>, Shift>, Vec<DrawingArea<BitMapBackend<'_>, Shift>>)> {
+/// A drawing area of the bitmap backend.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+fn panels_area(path: &Path, n: usize, panel_px: (u32, u32)) -> Result<(Area<'_>, Vec<Area<'_>>)> {
     let (rows, cols) = layout(n);
     let root = BitMapBackend::new(path, (panel_px.0 * cols as u32, panel_px.1 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| draw_error(path, e))?;
@@ -326,7 +325,7 @@ mod tests {
         })
         .unwrap();
         let segs = level_set(&g, 1.0);
-        let mut angles = vec![false; 36];
+        let mut angles = [false; 36];
         let mut length = 0.0;
         for (a, b) in &segs {
             for p in [a, b] {

@@ -417,8 +417,7 @@ fn cmd_generate(a: GenerateArgs) -> Result<()> {
 // ------------------------------------------------------------------------------------------ train
 
 fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
-    let mut config = TrainConfig::default();
-    config.seed = a.seed;
+    let mut config = TrainConfig { seed: a.seed, ..TrainConfig::default() };
     if let Some(d) = device {
         config.device = d;
     }
@@ -485,7 +484,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     bar.finish_and_clear();
     result?;
     let model = trainer.into_model();
-    println!("trained in {:.1} s", start.elapsed().as_secs_f64());
+    println!("trained in {:.2} s", start.elapsed().as_secs_f64());
     model.save(&a.output)?;
     let history_path = sidecar(&a.output, HISTORY_SUFFIX);
     let mut csv = String::from("epoch,energy_loss,map_loss,heldout_w1\n");

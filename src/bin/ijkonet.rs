@@ -767,7 +767,12 @@ fn plot_potential(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>, 
     }
     let (nx, ny) = (n, n);
     let learned = Grid::evaluate(range(0), range(1), (nx, ny), |p| Ok(model.potential(embed(p).view(), t)?.to_vec()))?;
-    let mut panels = vec![("learned V (x1, x2)".to_string(), learned)];
+    let rest = match d {
+        2 => String::new(),
+        3 => ", x3 at its mean".to_string(),
+        _ => format!(", x3..x{d} at their means"),
+    };
+    let mut panels = vec![(format!("learned V(x1, x2{rest})"), learned)];
     if let (Some(name), Some(gt)) = (true_name, truth) {
         let grid = Grid::evaluate(range(0), range(1), (nx, ny), |p| Ok(gt.potential_values(embed(p).view()).to_vec()))?;
         panels.push((format!("true V: {name}"), grid));

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: demo test test-c test-valgrind cmake-tools provision lint bench-ot
+.PHONY: demo demo-cli demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot
 
 demo:
 	$(ENV) cargo run --release --example demo
@@ -36,3 +36,27 @@ lint:
 
 bench-ot:
 	$(ENV) cargo run --release --example ot_bench
+
+# The command-line tool (target/release/ijkonet); it finds libtorch through its rpath.
+CLI := target/release/ijkonet
+
+cli:
+	$(ENV) cargo build --release --bin ijkonet
+
+# The demo through the command-line tool, with plots: out/demo/{potential,snapshots,training}.png.
+demo-cli: cli
+	mkdir -p out/demo
+	$(CLI) generate --potential styblinski_tang -o out/demo/data.npz
+	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
+	$(CLI) plot out/demo/model.safetensors out/demo/data.npz --test-fraction 0.4 --seed 0 -o out/demo
+
+# The same on the real embryoid-body data (5 PCs): held-out one-step W1 and plots in out/eb.
+EB := ../shared/data/eb_pca5
+demo-eb: cli
+	mkdir -p out/eb
+	$(CLI) train $(EB)/data.npy --labels $(EB)/sample_labels.npy -o out/eb/model.safetensors --epochs 1000 --test-fraction 0.4 --seed 0 --eval-every 100
+	$(CLI) plot out/eb/model.safetensors $(EB)/data.npy --labels $(EB)/sample_labels.npy --test-fraction 0.4 --seed 0 -o out/eb
+
+# Every table of docs/BENCHMARKS.md (hours); BENCH_TINY=1 make bench checks the script in minutes.
+bench:
+	bash scripts/bench.sh

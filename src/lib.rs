@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod plot;
 pub mod synth;
 pub mod tensor;
 

@@ -1,0 +1,864 @@
+//! `ijkonet`: the command-line tool. Generate synthetic snapshot data, train iJKOnet on snapshots,
+//! predict, simulate, evaluate and plot a trained model. Every failure is one `error: …` line on
+//! stderr and a non-zero exit status (1 for a failed command, 2 for a bad command line).
+
+use clap::{Args, Parser, Subcommand};
+use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
+use ijkonet::methods::ijkonet::{Progress, Trainer};
+use ijkonet::metrics::{bures::bw_uvp, mmd, ot, uvp::l2_uvp};
+use ijkonet::model::JkoStepOptions;
+use ijkonet::plot::{self, Cloud, Grid, Series};
+use ijkonet::synth::{generate, GroundTruth, Interaction, Pairing, Potential, SdeConfig};
+use ijkonet::{DeviceSpec, Error, Model, Result, Snapshots, TrainConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array2, Axis};
+use plotters::style::{BLUE, RED};
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "ijkonet", version, about = "Learn population dynamics from snapshots (iJKOnet on libtorch)")]
+struct Cli {
+    /// Compute device: auto (CUDA when present), cpu or cuda:N.
+    #[arg(long, global = true)]
+    device: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a synthetic SDE (known potential / interaction) and write its snapshots as .npz,
+    /// with the ground truth in a `<OUTPUT>.truth.txt` sidecar.
+    Generate(GenerateArgs),
+    /// Train iJKOnet on snapshots and write the model (.safetensors) and its training history.
+    Train(TrainArgs),
+    /// Predict a later population from points observed at one of the model's times (.npy in, .npy out).
+    Predict(PredictArgs),
+    /// Simulate the learned SDE from initial points and write the trajectory as .npz snapshots.
+    Simulate(SimulateArgs),
+    /// Per-step metrics of the model's one-step predictions on snapshot data.
+    Eval(EvalArgs),
+    /// PNG figures: learned vs true potential, data vs predicted snapshots, training curves.
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Potential V (one of the 15 benchmark names, or none).
+    #[arg(long, default_value = "wavy_plateau")]
+    potential: String,
+    /// Interaction kernel W (a benchmark name; default: no interaction).
+    #[arg(long)]
+    interaction: Option<String>,
+    /// Symmetrise the interaction kernel, W_s(z) = ½(W(z) + W(−z)).
+    #[arg(long, requires = "interaction")]
+    symmetrised: bool,
+    /// Diffusion coefficient β ≥ 0 (noise √(2β dt) per step).
+    #[arg(long, default_value_t = 0.0)]
+    beta: f64,
+    /// Time step; snapshot k is at time k·dt.
+    #[arg(long, default_value_t = 0.01)]
+    dt: f64,
+    /// Number of steps T (T + 1 snapshots).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Particles per snapshot.
+    #[arg(long, default_value_t = 2000)]
+    particles: usize,
+    /// Dimension.
+    #[arg(long, default_value_t = 2)]
+    dim: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One population followed through time (default: an independent population per snapshot).
+    #[arg(long)]
+    paired: bool,
+    /// Output .npz file.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+/// Where snapshot data come from.
+#[derive(Args)]
+struct DataArgs {
+    /// Snapshot data: .npz (data, labels[, times]), .npy (with --labels) or .csv (one row per point).
+    data: PathBuf,
+    /// Per-row time labels (.npy) for a .npy data matrix.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// CSV column holding the time label: a header name or a zero-based index (default: the last).
+    #[arg(long)]
+    label_column: Option<String>,
+}
+
+/// An optional per-snapshot random split of the data.
+#[derive(Args)]
+struct SplitArgs {
+    /// Fraction of each snapshot held out (0 = use everything).
+    #[arg(long, default_value_t = 0.0)]
+    test_fraction: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Output model file (.safetensors); the per-epoch history goes to `<OUTPUT>.history.csv`.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Energy variant, e.g. V, V+W, V+W+U, t,V.
+    #[arg(long)]
+    variant: Option<String>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Any training option as key=value (repeatable); see `TrainConfig::KEYS`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Fraction of each snapshot held out for the final evaluation (0 = train on everything).
+    #[arg(long, default_value_t = 0.4)]
+    test_fraction: f64,
+    /// Seed of the split and of training (a later --set seed=… overrides the training seed).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Evaluate the held-out one-step W1 every N epochs during training (0 = only at the end).
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    model: PathBuf,
+    /// Points observed at the model's time t_k (.npy, n × d).
+    #[arg(long)]
+    input: PathBuf,
+    /// Index k of the observed time of the input points.
+    #[arg(long)]
+    from_step: usize,
+    /// Chain this many learned steps (default 1).
+    #[arg(long, conflicts_with = "to_time")]
+    steps: Option<usize>,
+    /// Predict at this time instead (a JKO step with the learned energy when it is not an observed time).
+    #[arg(long)]
+    to_time: Option<f64>,
+    /// Iterations of the JKO step solved for an unobserved target time.
+    #[arg(long, default_value_t = 500)]
+    jko_iterations: usize,
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    model: PathBuf,
+    /// Initial points (.npy, n × d).
+    #[arg(long)]
+    input: PathBuf,
+    /// Start time (default: the model's first time).
+    #[arg(long)]
+    t0: Option<f64>,
+    /// Euler–Maruyama time step.
+    #[arg(long)]
+    dt: f64,
+    #[arg(long)]
+    steps: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output trajectory (.npz snapshots at t0 + s·dt).
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    split: SplitArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    split: SplitArgs,
+    /// Output directory (created if missing).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Grid points per axis of the potential plot.
+    #[arg(long, default_value_t = 80)]
+    grid: usize,
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        eprintln!("error: internal error: {}", one_line(&msg));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(e.message()));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Help and version print as usual; a bad command line becomes one line (clap's message without the usage block).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    let text = e.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error:").unwrap_or(&message).trim();
+    eprintln!("error: {message} (see 'ijkonet --help')");
+    ExitCode::from(2)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let device = cli.device.as_deref().map(str::parse::<DeviceSpec>).transpose()?;
+    match cli.command {
+        Command::Generate(a) => cmd_generate(a),
+        Command::Train(a) => cmd_train(a, device),
+        Command::Predict(a) => cmd_predict(a, device),
+        Command::Simulate(a) => cmd_simulate(a, device),
+        Command::Eval(a) => cmd_eval(a, device),
+        Command::Plot(a) => cmd_plot(a, device),
+    }
+}
+
+// ------------------------------------------------------------------------------------------ files
+
+/// `<path><suffix>`, e.g. `data.npz` → `data.npz.truth.txt`.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+const TRUTH_SUFFIX: &str = ".truth.txt";
+const HISTORY_SUFFIX: &str = ".history.csv";
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
+}
+
+fn write_truth(path: &Path, truth: &GroundTruth) -> Result<()> {
+    let name = |p: Option<Potential>| p.map_or("none", |p| p.name());
+    let text = format!(
+        "# ground truth of the synthetic data in the file this one is named after (ijkonet generate)\n\
+         potential={}\ninteraction={}\nsymmetrised={}\nbeta={}\ndt={}\n",
+        name(truth.potential),
+        name(truth.interaction.map(|i| i.kernel)),
+        truth.interaction.is_some_and(|i| i.symmetrised),
+        truth.beta,
+        truth.dt
+    );
+    write_text(path, &text)
+}
+
+/// The ground truth stored next to a data file by `generate`, if there is one.
+fn read_truth(data: &Path) -> Result<Option<GroundTruth>> {
+    let path = sidecar(data, TRUTH_SUFFIX);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let bad = |m: String| Error::format(format!("{}: {m}", path.display()));
+    let mut truth = GroundTruth { potential: None, interaction: None, beta: 0.0, dt: 0.0 };
+    let mut symmetrised = false;
+    let potential = |v: &str| if v == "none" { Ok(None) } else { v.parse::<Potential>().map(Some) };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (k, v) = line.split_once('=').ok_or_else(|| bad(format!("line '{line}' is not key=value")))?;
+        let number = || v.parse::<f64>().map_err(|_| bad(format!("'{k}' is not a number: '{v}'")));
+        match k {
+            "potential" => truth.potential = potential(v).map_err(|e| bad(e.message().into()))?,
+            "interaction" => {
+                truth.interaction = potential(v)
+                    .map_err(|e| bad(e.message().into()))?
+                    .map(|kernel| Interaction { kernel, symmetrised: false })
+            }
+            "symmetrised" => symmetrised = v == "true",
+            "beta" => truth.beta = number()?,
+            "dt" => truth.dt = number()?,
+            _ => return Err(bad(format!("unknown key '{k}'"))),
+        }
+    }
+    if let Some(i) = truth.interaction.as_mut() {
+        i.symmetrised = symmetrised;
+    }
+    Ok(Some(truth))
+}
+
+fn extension(path: &Path) -> String {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+fn load_data(a: &DataArgs) -> Result<Snapshots> {
+    let path = &a.data;
+    let ext = extension(path);
+    if a.labels.is_some() && ext != "npy" {
+        return Err(Error::invalid_argument("--labels applies only to .npy data"));
+    }
+    if a.label_column.is_some() && ext != "csv" {
+        return Err(Error::invalid_argument("--label-column applies only to .csv data"));
+    }
+    match ext.as_str() {
+        "npz" => read_npz(path),
+        "npy" => {
+            let labels = a.labels.as_ref().ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "{}: .npy data need per-row time labels: --labels FILE.npy",
+                    path.display()
+                ))
+            })?;
+            read_labelled_npy(path, labels)
+        }
+        "csv" => {
+            let label = match a.label_column.as_deref() {
+                None => LabelColumn::Last,
+                Some(c) => c.parse::<usize>().map_or_else(|_| LabelColumn::Name(c.to_string()), LabelColumn::Index),
+            };
+            read_csv(path, &CsvOptions { label, ..CsvOptions::default() })
+        }
+        _ => Err(Error::invalid_argument(format!(
+            "{}: unknown data format (expected .npz, .npy with --labels, or .csv)",
+            path.display()
+        ))),
+    }
+}
+
+/// The data, or its held-out part when a test fraction is given.
+fn load_split(data: &DataArgs, split: &SplitArgs) -> Result<Snapshots> {
+    let s = load_data(data)?;
+    if split.test_fraction == 0.0 {
+        return Ok(s);
+    }
+    Ok(s.split(split.test_fraction, split.seed)?.1)
+}
+
+fn write_npy(path: &Path, x: &Array2<f64>) -> Result<()> {
+    ndarray_npy::write_npy(path, x).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
+}
+
+// --------------------------------------------------------------------------------------- generate
+
+fn cmd_generate(a: GenerateArgs) -> Result<()> {
+    let potential = if a.potential == "none" { None } else { Some(a.potential.parse::<Potential>()?) };
+    let interaction = a
+        .interaction
+        .as_deref()
+        .map(|n| n.parse::<Potential>().map(|kernel| Interaction { kernel, symmetrised: a.symmetrised }))
+        .transpose()?;
+    let config = SdeConfig {
+        potential,
+        interaction,
+        beta: a.beta,
+        dt: a.dt,
+        n_steps: a.steps,
+        n_particles: a.particles,
+        dim: a.dim,
+        seed: a.seed,
+        pairing: if a.paired { Pairing::Paired } else { Pairing::Unpaired },
+        ..SdeConfig::default()
+    };
+    let data = generate(&config)?;
+    write_npz(&a.output, &data.snapshots)?;
+    let truth_path = sidecar(&a.output, TRUTH_SUFFIX);
+    write_truth(&truth_path, &data.truth)?;
+    println!(
+        "wrote {} ({} snapshots × {} particles, dimension {}, {}) and {}",
+        a.output.display(),
+        data.snapshots.len(),
+        a.particles,
+        a.dim,
+        if a.paired { "paired" } else { "unpaired" },
+        truth_path.display()
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------ train
+
+fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
+    let mut config = TrainConfig { seed: a.seed, ..TrainConfig::default() };
+    if let Some(d) = device {
+        config.device = d;
+    }
+    if let Some(v) = &a.variant {
+        config.set("variant", v)?;
+    }
+    if let Some(e) = a.epochs {
+        config.epochs = e;
+    }
+    for kv in &a.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::invalid_argument(format!("--set expects key=value, got '{kv}'")))?;
+        config.set(k.trim(), v.trim())?;
+    }
+    let data = load_data(&a.data)?;
+    let truth = read_truth(&a.data.data)?;
+    let (train, test) = if a.test_fraction == 0.0 {
+        (data, None)
+    } else {
+        let (train, test) = data.split(a.test_fraction, a.seed)?;
+        (train, Some(test))
+    };
+    println!(
+        "training iJKOnet_{} on {} snapshots {:?} of dimension {} ({} epochs, device {:?})",
+        config.energy.variant,
+        train.len(),
+        train.sizes(),
+        train.dim(),
+        config.epochs,
+        config.device.resolve()?
+    );
+    let start = Instant::now();
+    let mut trainer = Trainer::new(&config, &train)?;
+    let epochs = config.epochs;
+    let bar = if std::io::stdout().is_terminal() {
+        let bar = ProgressBar::new(epochs as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} epochs [{elapsed_precise} < {eta_precise}] {msg}")
+                .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    // Without a terminal, a line every ~10 % keeps logs informative without flooding them.
+    let log_every = if bar.is_hidden() { (epochs / 10).max(1) } else { 0 };
+    let eval = match (&test, a.eval_every) {
+        (Some(t), n) if n > 0 => Some((t, n)),
+        _ => None,
+    };
+    let mut history: Vec<Progress> = Vec::with_capacity(epochs);
+    let result = trainer.train(epochs, eval, |p| {
+        let metric = p.metric.map_or(String::new(), |m| format!("  held-out W1 {m:.4}"));
+        let msg = format!("energy loss {:+.4}  map loss {:+.4}{metric}", p.energy_loss, p.map_loss);
+        bar.set_position(p.epoch as u64);
+        bar.set_message(msg.clone());
+        if log_every > 0 && (p.epoch % log_every == 0 || p.epoch == p.epochs) {
+            println!("epoch {:>5}/{}  {msg}", p.epoch, p.epochs);
+        }
+        history.push(*p);
+        ControlFlow::Continue(())
+    });
+    bar.finish_and_clear();
+    result?;
+    let model = trainer.into_model();
+    println!("trained in {:.2} s", start.elapsed().as_secs_f64());
+    model.save(&a.output)?;
+    let history_path = sidecar(&a.output, HISTORY_SUFFIX);
+    let mut csv = String::from("epoch,energy_loss,map_loss,heldout_w1\n");
+    for p in &history {
+        let metric = p.metric.map_or(String::new(), |m| m.to_string());
+        csv.push_str(&format!("{},{},{},{metric}\n", p.epoch, p.energy_loss, p.map_loss));
+    }
+    write_text(&history_path, &csv)?;
+    println!("wrote {} and {}", a.output.display(), history_path.display());
+    match test {
+        Some(test) => {
+            let rows = evaluate(&model, &test, truth.as_ref())?;
+            println!("\nheld-out data ({} of each snapshot):", a.test_fraction);
+            print_table(&rows);
+        }
+        None => println!("(no held-out data: --test-fraction 0)"),
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------- predict, simulate
+
+fn cmd_predict(a: PredictArgs, device: Option<DeviceSpec>) -> Result<()> {
+    let model = Model::load(&a.model, device)?;
+    let x = read_npy_matrix(&a.input)?;
+    let times = model.times();
+    if a.from_step >= times.len() {
+        return Err(Error::invalid_argument(format!(
+            "--from-step {} out of range: the model has snapshots 0..={}",
+            a.from_step,
+            times.len() - 1
+        )));
+    }
+    let out = match a.to_time {
+        Some(t) => {
+            let opts = JkoStepOptions { iterations: a.jko_iterations, ..JkoStepOptions::default() };
+            model.predict_at(x.view(), times[a.from_step], t, &opts)?
+        }
+        None => model.rollout(a.from_step, a.steps.unwrap_or(1), x.view())?.pop().expect("at least one step"),
+    };
+    write_npy(&a.output, &out)?;
+    println!("wrote {} ({} points × {})", a.output.display(), out.nrows(), out.ncols());
+    Ok(())
+}
+
+fn cmd_simulate(a: SimulateArgs, device: Option<DeviceSpec>) -> Result<()> {
+    let model = Model::load(&a.model, device)?;
+    let x = read_npy_matrix(&a.input)?;
+    if a.steps == 0 {
+        return Err(Error::invalid_argument("--steps must be at least 1"));
+    }
+    let t0 = a.t0.unwrap_or(model.times()[0]);
+    let clouds = model.simulate(x.view(), t0, a.dt, a.steps, a.seed)?;
+    let times = (0..=a.steps).map(|s| t0 + s as f64 * a.dt).collect();
+    write_npz(&a.output, &Snapshots::new(times, clouds)?)?;
+    println!("wrote {} ({} snapshots of {} points)", a.output.display(), a.steps + 1, x.nrows());
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------- eval
+
+/// Metrics of the one-step prediction T^k(ρ_k) against ρ_{k+1}.
+struct StepMetrics {
+    t_from: f64,
+    t_to: f64,
+    w1: f64,
+    w2: f64,
+    mmd: f64,
+    bw_uvp: f64,
+    /// W1(ρ_k, ρ_{k+1}): what predicting "nothing moves" scores.
+    baseline_w1: f64,
+    /// L2-UVP (%) of the learned ∇V on ρ_{k+1} against the truth, when the truth is known.
+    l2_uvp: Option<f64>,
+}
+
+fn check_compatible(model: &Model, data: &Snapshots) -> Result<()> {
+    if data.len() != model.times().len() || data.dim() != model.dim() {
+        return Err(Error::invalid_argument(format!(
+            "the data have {} snapshots of dimension {}, the model expects {} of dimension {}",
+            data.len(),
+            data.dim(),
+            model.times().len(),
+            model.dim()
+        )));
+    }
+    Ok(())
+}
+
+fn evaluate(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>) -> Result<Vec<StepMetrics>> {
+    check_compatible(model, data)?;
+    let times = data.times();
+    let with_truth = truth.filter(|t| t.potential.is_some() && model.config().energy.variant.potential);
+    (0..data.len() - 1)
+        .map(|k| {
+            let source = data.get(k).expect("k in range").points.view();
+            let target = data.get(k + 1).expect("k + 1 in range").points.view();
+            let pred = model.push_forward(k, source)?;
+            let l2 = match with_truth {
+                Some(t) => {
+                    let learned = model.grad_potential(target, times[k + 1])?;
+                    Some(l2_uvp(learned.view(), t.grad_potential(target).view(), times[k + 1] - times[k], source)?)
+                }
+                None => None,
+            };
+            Ok(StepMetrics {
+                t_from: times[k],
+                t_to: times[k + 1],
+                w1: ot::w1(pred.view(), target)?,
+                w2: ot::w2(pred.view(), target)?,
+                mmd: mmd::mmd(pred.view(), target, mmd::Bandwidth::Median)?,
+                bw_uvp: bw_uvp(pred.view(), target)?,
+                baseline_w1: ot::w1(source, target)?,
+                l2_uvp: l2,
+            })
+        })
+        .collect()
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    s / n as f64
+}
+
+fn print_table(rows: &[StepMetrics]) {
+    let l2 = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "{:>4} {:>21} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13}",
+        "step", "time", "W1", "W2", "MMD", "BW-UVP%", "L2-UVP%", "W1 no-motion"
+    );
+    for (k, r) in rows.iter().enumerate() {
+        println!(
+            "{k:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} {:>13.4}",
+            format!("{:.4} → {:.4}", r.t_from, r.t_to),
+            r.w1,
+            r.w2,
+            r.mmd,
+            r.bw_uvp,
+            l2(r.l2_uvp),
+            r.baseline_w1
+        );
+    }
+    let l2_mean = rows.iter().all(|r| r.l2_uvp.is_some()).then(|| mean(rows.iter().filter_map(|r| r.l2_uvp)));
+    println!(
+        "{:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} {:>13.4}",
+        "mean",
+        "",
+        mean(rows.iter().map(|r| r.w1)),
+        mean(rows.iter().map(|r| r.w2)),
+        mean(rows.iter().map(|r| r.mmd)),
+        mean(rows.iter().map(|r| r.bw_uvp)),
+        l2(l2_mean),
+        mean(rows.iter().map(|r| r.baseline_w1))
+    );
+}
+
+fn json_number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> String {
+    let opt = |v: Option<f64>| v.map_or("null".to_string(), json_number);
+    let steps: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            format!(
+                "{{\"step\": {k}, \"t_from\": {}, \"t_to\": {}, \"w1\": {}, \"w2\": {}, \"mmd\": {}, \"bw_uvp\": {}, \
+                 \"l2_uvp\": {}, \"baseline_w1\": {}}}",
+                json_number(r.t_from),
+                json_number(r.t_to),
+                json_number(r.w1),
+                json_number(r.w2),
+                json_number(r.mmd),
+                json_number(r.bw_uvp),
+                opt(r.l2_uvp),
+                json_number(r.baseline_w1)
+            )
+        })
+        .collect();
+    let l2_mean = rows.iter().all(|r| r.l2_uvp.is_some()).then(|| mean(rows.iter().filter_map(|r| r.l2_uvp)));
+    format!(
+        "{{\n  \"model\": {},\n  \"data\": {},\n  \"steps\": [\n    {}\n  ],\n  \"mean\": {{\"w1\": {}, \"w2\": {}, \"mmd\": {}, \
+         \"bw_uvp\": {}, \"l2_uvp\": {}, \"baseline_w1\": {}}}\n}}",
+        json_string(&model_path.display().to_string()),
+        json_string(&data_path.display().to_string()),
+        steps.join(",\n    "),
+        json_number(mean(rows.iter().map(|r| r.w1))),
+        json_number(mean(rows.iter().map(|r| r.w2))),
+        json_number(mean(rows.iter().map(|r| r.mmd))),
+        json_number(mean(rows.iter().map(|r| r.bw_uvp))),
+        opt(l2_mean),
+        json_number(mean(rows.iter().map(|r| r.baseline_w1)))
+    )
+}
+
+fn cmd_eval(a: EvalArgs, device: Option<DeviceSpec>) -> Result<()> {
+    let model = Model::load(&a.model, device)?;
+    let data = load_split(&a.data, &a.split)?;
+    let truth = read_truth(&a.data.data)?;
+    let rows = evaluate(&model, &data, truth.as_ref())?;
+    if a.json {
+        println!("{}", json_report(&a.model, &a.data.data, &rows));
+    } else {
+        println!("one-step predictions T^k(ρ_k) vs ρ_(k+1) on {}:", a.data.data.display());
+        print_table(&rows);
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------- plot
+
+/// The first two coordinates (a 1-D cloud gets a zero second coordinate).
+fn plane(x: &Array2<f64>) -> Array2<f64> {
+    if x.ncols() >= 2 {
+        x.slice(ndarray::s![.., 0..2]).to_owned()
+    } else {
+        let mut out = Array2::zeros((x.nrows(), 2));
+        out.column_mut(0).assign(&x.column(0));
+        out
+    }
+}
+
+/// Learned (and true) potential over the data's range of the first two coordinates, the other
+/// coordinates held at the data mean.
+fn plot_potential(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>, n: usize, path: &Path) -> Result<()> {
+    let views: Vec<_> = data.iter().map(|s| s.points.view()).collect();
+    let all = ndarray::concatenate(Axis(0), &views).expect("common dimension");
+    let centre = all.mean_axis(Axis(0)).expect("non-empty data");
+    let range = |c: usize| {
+        let (lo, hi) = all.column(c).iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        let pad = 0.05 * (hi - lo).max(1e-9);
+        (lo - pad, hi + pad)
+    };
+    let t = model.times()[0];
+    let d = model.dim();
+    // Embed plane points into the full space at the data mean.
+    let embed = |p: ndarray::ArrayView2<f64>| {
+        let mut x = Array2::from_shape_fn((p.nrows(), d), |(_, j)| centre[j]);
+        for (mut row, q) in x.rows_mut().into_iter().zip(p.rows()) {
+            for j in 0..d.min(2) {
+                row[j] = q[j];
+            }
+        }
+        x
+    };
+    let true_name = truth.and_then(|t| t.potential).map(|p| p.name());
+    if d == 1 {
+        let (lo, hi) = range(0);
+        let xs = Array2::from_shape_fn((n.max(2), 1), |(i, _)| lo + (hi - lo) * i as f64 / (n.max(2) - 1) as f64);
+        let shifted = |v: Vec<f64>| {
+            let m = v.iter().copied().fold(f64::INFINITY, f64::min);
+            xs.column(0).iter().zip(v).map(|(&x, y)| (x, y - m)).collect::<Vec<_>>()
+        };
+        let mut series = vec![Series { points: shifted(model.potential(xs.view(), t)?.to_vec()), colour: RED }];
+        let mut title = "V(x) − min: learned (red)".to_string();
+        if let (Some(name), Some(gt)) = (true_name, truth) {
+            series.push(Series { points: shifted(gt.potential_values(xs.view()).to_vec()), colour: BLUE });
+            title.push_str(&format!(", true {name} (blue)"));
+        }
+        return plot::line_panels(path, &[(title, series)]);
+    }
+    let (nx, ny) = (n, n);
+    let learned = Grid::evaluate(range(0), range(1), (nx, ny), |p| Ok(model.potential(embed(p).view(), t)?.to_vec()))?;
+    let rest = match d {
+        2 => String::new(),
+        3 => ", x3 at its mean".to_string(),
+        _ => format!(", x3..x{d} at their means"),
+    };
+    let mut panels = vec![(format!("learned V(x1, x2{rest})"), learned)];
+    if let (Some(name), Some(gt)) = (true_name, truth) {
+        let grid = Grid::evaluate(range(0), range(1), (nx, ny), |p| Ok(gt.potential_values(embed(p).view()).to_vec()))?;
+        panels.push((format!("true V: {name}"), grid));
+    }
+    plot::level_curves(path, &panels, 12)
+}
+
+fn plot_snapshots(model: &Model, data: &Snapshots, path: &Path) -> Result<()> {
+    let panels = (0..data.len() - 1)
+        .map(|k| {
+            let source = &data.get(k).expect("k").points;
+            let target = &data.get(k + 1).expect("k + 1").points;
+            let pred = model.push_forward(k, source.view())?;
+            Ok((
+                format!("t = {:.4}: data (blue), predicted (red)", data.times()[k + 1]),
+                vec![Cloud { points: plane(target), colour: BLUE }, Cloud { points: plane(&pred), colour: RED }],
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    plot::scatter_panels(path, &panels)
+}
+
+/// Training curves from the history sidecar; false when there is none.
+fn plot_history(model_path: &Path, path: &Path) -> Result<bool> {
+    let history = sidecar(model_path, HISTORY_SUFFIX);
+    let Ok(text) = std::fs::read_to_string(&history) else { return Ok(false) };
+    let bad = |line: usize| Error::format(format!("{}: line {line} is malformed", history.display()));
+    let mut columns: [Vec<(f64, f64)>; 3] = Default::default();
+    for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields.len() != 4 {
+            return Err(bad(i + 1));
+        }
+        let epoch: f64 = fields[0].parse().map_err(|_| bad(i + 1))?;
+        for (c, f) in fields[1..].iter().enumerate() {
+            if !f.is_empty() {
+                columns[c].push((epoch, f.parse().map_err(|_| bad(i + 1))?));
+            }
+        }
+    }
+    let titles = ["energy loss", "map loss", "held-out one-step W1"];
+    let panels: Vec<(String, Vec<Series>)> = titles
+        .iter()
+        .zip(columns)
+        .filter(|(_, points)| !points.is_empty())
+        .map(|(title, points)| (format!("{title} vs epoch"), vec![Series { points, colour: BLUE }]))
+        .collect();
+    if panels.is_empty() {
+        return Ok(false);
+    }
+    plot::line_panels(path, &panels)?;
+    Ok(true)
+}
+
+fn cmd_plot(a: PlotArgs, device: Option<DeviceSpec>) -> Result<()> {
+    if a.grid < 2 || a.grid > 1000 {
+        return Err(Error::invalid_argument(format!("--grid must lie in 2..=1000, got {}", a.grid)));
+    }
+    let model = Model::load(&a.model, device)?;
+    let data = load_split(&a.data, &a.split)?;
+    check_compatible(&model, &data)?;
+    let truth = read_truth(&a.data.data)?;
+    std::fs::create_dir_all(&a.output)
+        .map_err(|e| Error::io(format!("cannot create directory {}: {e}", a.output.display())))?;
+    let mut written = Vec::new();
+    if model.config().energy.variant.potential {
+        let path = a.output.join("potential.png");
+        plot_potential(&model, &data, truth.as_ref(), a.grid, &path)?;
+        written.push(path);
+    } else {
+        eprintln!("note: the model has no potential term; potential.png skipped");
+    }
+    let path = a.output.join("snapshots.png");
+    plot_snapshots(&model, &data, &path)?;
+    written.push(path);
+    let path = a.output.join("training.png");
+    if plot_history(&a.model, &path)? {
+        written.push(path);
+    } else {
+        eprintln!("note: no training history next to the model; training.png skipped");
+    }
+    if !plot::has_font() {
+        eprintln!("note: no TrueType font found (set IJKONET_FONT); figures have no text");
+    }
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}

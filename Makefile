@@ -2,9 +2,18 @@
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: demo demo-cli demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot
+.PHONY: demo demo-example demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot
 
-demo:
+# The main job: generate unpaired synthetic snapshots, train iJKOnet_V, print held-out one-step W1 and
+# L2-UVP against the ground truth, write plots to out/demo/{potential,snapshots,training}.png.
+demo: cli
+	mkdir -p out/demo
+	$(CLI) generate --potential styblinski_tang -o out/demo/data.npz
+	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
+	$(CLI) plot out/demo/model.safetensors out/demo/data.npz --test-fraction 0.4 --seed 0 -o out/demo
+
+# The same story through the Rust API (examples/demo.rs), with ∇V probes and an EB data summary.
+demo-example:
 	$(ENV) cargo run --release --example demo
 
 test: lint
@@ -42,13 +51,6 @@ CLI := target/release/ijkonet
 
 cli:
 	$(ENV) cargo build --release --bin ijkonet
-
-# The demo through the command-line tool, with plots: out/demo/{potential,snapshots,training}.png.
-demo-cli: cli
-	mkdir -p out/demo
-	$(CLI) generate --potential styblinski_tang -o out/demo/data.npz
-	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
-	$(CLI) plot out/demo/model.safetensors out/demo/data.npz --test-fraction 0.4 --seed 0 -o out/demo
 
 # The same on the real embryoid-body data (5 PCs): held-out one-step W1 and plots in out/eb.
 EB := ../shared/data/eb_pca5

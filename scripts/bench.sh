@@ -8,7 +8,7 @@
 #   SYNTH_EPOCHS   epochs per synthetic potential (default 300)    POTENTIALS  all | name,name (default all)
 #   PAIRINGS       unpaired paired (default "unpaired paired")
 #   EB_EPOCHS      epochs per EB seed (default 1000)               EB_SEEDS    default 0,1,2
-#   EB_VARIANTS    energy variants for EB (default "V V+U")
+#   EB_VARIANTS    energy variants for EB (default "V t,V", the paper's Table 5 rows)
 #   SPEED_EPOCHS   epochs per speed measurement (default 50)
 #   BENCH_OUT      report file (default out/bench/report-<UTC date>.md)
 #   BENCH_TINY=1   tiny settings to check that the script works (minutes, numbers meaningless)
@@ -26,7 +26,7 @@ POTENTIALS="${POTENTIALS:-all}"
 PAIRINGS="${PAIRINGS:-unpaired paired}"
 EB_EPOCHS="${EB_EPOCHS:-1000}"
 EB_SEEDS="${EB_SEEDS:-0,1,2}"
-EB_VARIANTS="${EB_VARIANTS:-V V+U}"
+EB_VARIANTS="${EB_VARIANTS:-V t,V}"
 SPEED_EPOCHS="${SPEED_EPOCHS:-50}"
 STAMP="$(date -u +%Y-%m-%dT%H-%M-%SZ)"
 OUT="${BENCH_OUT:-out/bench/report-$STAMP.md}"

@@ -8,7 +8,7 @@ ENV := . scripts/env.sh &&
 # L2-UVP against the ground truth, write plots to out/demo/{potential,snapshots,training}.png.
 demo: cli
 	mkdir -p out/demo
-	$(CLI) generate --potential styblinski_tang -o out/demo/data.npz
+	$(CLI) generate --potential styblinski_tang --particles 5000 -o out/demo/data.npz
 	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
 	$(CLI) plot out/demo/model.safetensors out/demo/data.npz --test-fraction 0.4 --seed 0 -o out/demo
 

@@ -485,6 +485,12 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     result?;
     let model = trainer.into_model();
     println!("trained in {:.2} s", start.elapsed().as_secs_f64());
+    if model.config().energy.variant.internal {
+        match &truth {
+            Some(t) => println!("learned diffusion coefficient θ₃ = {:.4} (true β = {})", model.theta3(), t.beta),
+            None => println!("learned diffusion coefficient θ₃ = {:.4}", model.theta3()),
+        }
+    }
     model.save(&a.output)?;
     let history_path = sidecar(&a.output, HISTORY_SUFFIX);
     let mut csv = String::from("epoch,energy_loss,map_loss,heldout_w1\n");

@@ -12,7 +12,9 @@ export IJKONET_LIB_DIR=${IJKONET_LIB_DIR:-$ROOT/target/release}
 export IJKONET_INCLUDE_DIR=${IJKONET_INCLUDE_DIR:-$ROOT/include}
 LIB=$(mktemp -d)
 trap 'rm -rf "$LIB"' EXIT
-R CMD INSTALL --no-test-load --library="$LIB" bindings/R/ijkonet >"$LIB/install.log" 2>&1 || {
+# Install from a copy so that the source tree stays free of build outputs.
+cp -r bindings/R/ijkonet "$LIB/pkg"
+R CMD INSTALL --no-test-load --library="$LIB" "$LIB/pkg" >"$LIB/install.log" 2>&1 || {
     cat "$LIB/install.log"; echo "0 passed, 1 failed"; exit 1; }
 cd bindings/R/ijkonet/tests
 R_LIBS="$LIB" Rscript -e '

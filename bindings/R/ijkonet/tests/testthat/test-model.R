@@ -106,3 +106,20 @@ test_that("a progress callback error or interrupt cancels training, which can re
   expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, stop_true, environment()), class = "ijkonet_cancelled")
   expect_silent(fit(m, epochs = 1, progress = FALSE))
 })
+
+test_that("an interrupt (Ctrl-C, SIGINT) during training cancels it cleanly", {
+  skip_on_os("windows")
+  m <- tiny_model()
+  d <- tiny_data()
+  fit(m, d$x, d$time, epochs = 1, progress = FALSE)
+  epochs_seen <- 0
+  interrupt_self <- function(p) {
+    epochs_seen <<- epochs_seen + 1
+    tools::pskill(Sys.getpid(), tools::SIGINT)
+    Sys.sleep(0.2)
+    FALSE
+  }
+  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 50, interrupt_self, environment()), class = "ijkonet_cancelled")
+  expect_lt(epochs_seen, 3)
+  expect_silent(fit(m, epochs = 1, progress = FALSE))
+})

@@ -78,6 +78,36 @@ def parse_header(path):
     return decls
 
 
+def parse_struct(path, name):
+    """[(field, C type)] of `typedef struct name { ... }` in the header."""
+    text = re.sub(r"/\*.*?\*/", " ", path.read_text(), flags=re.S)
+    m = re.search(r"typedef\s+struct\s+" + name + r"\s*\{(.*?)\}", text, flags=re.S)
+    if not m:
+        return []
+    fields = []
+    for decl in m.group(1).split(";"):
+        decl = " ".join(decl.split())
+        if decl:
+            fields.append((re.search(r"(\w+)$", decl).group(1), re.sub(r"\b\w+$", "", decl).strip()))
+    return fields
+
+
+def julia_struct(src, root, name):
+    """[(field, Julia type)] of `struct name ... end` in a parsed file, or None when absent."""
+    for node in walk(root):
+        if node.type != "struct_definition":
+            continue
+        names = [c for c in node.named_children if c.type in ("identifier", "type_head")]
+        if not names or text_of(src, names[0]).strip() != name:
+            continue
+        fields = []
+        for c in node.named_children[1:]:
+            if c.type == "typed_expression":
+                fields.append((text_of(src, c.named_children[0]), "".join(text_of(src, c.named_children[-1]).split())))
+        return fields
+    return None
+
+
 def text_of(src, node):
     return src[node.start_byte : node.end_byte].decode()
 
@@ -153,6 +183,33 @@ def main():
             called.update(re.findall(r"libijkonet\.(\w+)", text_of(src, node)))
             line = node.start_point[0] + 1
             report(not problems, f"{path.relative_to(HERE)}:{line}: " + "; ".join(problems))
+    # The progress struct the callback receives must have the header's layout, field by field.
+    c_fields = parse_struct(HEADER, "ijk_progress")
+    for path in files:
+        src = path.read_bytes()
+        fields = julia_struct(src, parser.parse(src).root_node, "Progress")
+        if fields is None:
+            continue
+        same = len(fields) == len(c_fields) and all(
+            jt in julia_types(ct) for (_, jt), (_, ct) in zip(fields, c_fields))
+        report(same and len(c_fields) > 0,
+               f"{path.relative_to(HERE)}: struct Progress {fields} matches ijk_progress {c_fields}")
+    # Every @cfunction (the progress callback) must have the signature of ijk_progress_fn.
+    text = re.sub(r"/\*.*?\*/", " ", HEADER.read_text(), flags=re.S)
+    fn = re.search(r"typedef\s+(\w+)\s*\(\s*\*\s*ijk_progress_fn\s*\)\s*\(([^()]*)\)", text)
+    fn_ret, fn_params = fn.group(1), [re.sub(r"\b\w+$", "", " ".join(p.split())).strip() for p in fn.group(2).split(",")]
+    for path in files:
+        src = path.read_bytes()
+        for node in walk(parser.parse(src).root_node):
+            if node.type != "macrocall_expression" or not text_of(src, node).startswith("@cfunction"):
+                continue
+            args = [c for c in node.children if c.type in ("argument_list", "macro_argument_list")][0].named_children
+            ret = "".join(text_of(src, args[1]).split())
+            params = ["".join(text_of(src, a).split()) for a in args[2].named_children] if len(args) > 2 else []
+            ok = ret in julia_types(fn_ret) and len(params) == len(fn_params) and all(
+                jt in julia_types(ct) for jt, ct in zip(params, fn_params))
+            report(ok, f"{path.relative_to(HERE)}:{node.start_point[0] + 1}: @cfunction ({ret}, {params}) "
+                       f"matches ijk_progress_fn ({fn_ret}, {fn_params})")
     # The wrapper should reach the whole model API.
     for sym in ("ijk_model_add_snapshot_f64", "ijk_model_train", "ijk_model_predict_step", "ijk_model_predict_at",
                 "ijk_model_simulate", "ijk_simulate_len", "ijk_model_potential", "ijk_model_grad_potential",

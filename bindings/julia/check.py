@@ -5,6 +5,8 @@
 2. Every `@ccall lib.sym(args...)::Ret` names a function declared in include/ijkonet.h, with the same
    number of arguments, each argument's Julia type matching the C parameter type and the return type
    matching the C return type.
+3. The `Progress` struct has the field types of the header's `ijk_progress`, and every `@cfunction` has
+   the signature of `ijk_progress_fn`.
 
 Prints one line "N passed, N failed"; exits non-zero on any failure. Run with the venv from
 setup-check.sh (tree-sitter, tree-sitter-julia).

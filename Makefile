@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: demo demo-example demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot
+.PHONY: demo demo-example demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot lib-release test-bindings
 
 # The main job: generate unpaired synthetic snapshots, train iJKOnet_V, print held-out one-step W1 and
 # L2-UVP against the ground truth, write plots to out/demo/{potential,snapshots,training}.png.
@@ -20,6 +20,7 @@ test: lint
 	$(ENV) cargo test --all-targets
 	$(ENV) cargo test --doc
 	$(MAKE) test-c
+	$(MAKE) test-bindings
 
 # The C ABI: build the library with CMake (cargo underneath), then the C/C++ tests, examples, ASan run
 # and the find_package consumer under ctest. CMake comes from apt when missing.
@@ -32,6 +33,16 @@ test-c: cmake-tools
 # The C example under valgrind (about a minute).
 test-valgrind: test-c
 	$(ENV) ctest --test-dir $(CMAKE_BUILD) --output-on-failure -L valgrind
+
+# The R package (testthat tests, then R CMD check) and the Julia package (parsed with tree-sitter-julia,
+# its @ccall symbols and argument counts checked against include/ijkonet.h). R comes from apt when missing.
+lib-release:
+	$(ENV) cargo build --release --lib
+
+test-bindings: lib-release
+	IJKONET_LIB_DIR=$(CURDIR)/target/release IJKONET_INCLUDE_DIR=$(CURDIR)/include bash bindings/R/run-tests.sh
+	IJKONET_LIB_DIR=$(CURDIR)/target/release IJKONET_INCLUDE_DIR=$(CURDIR)/include bash bindings/R/check.sh
+	$$(bash bindings/julia/setup-check.sh) bindings/julia/check.py
 
 cmake-tools:
 	bash scripts/install-cmake.sh

@@ -1,0 +1,179 @@
+# R interface to the ijkonet C ABI. Every call goes through the .Call shim in src/ijkonet_r.c, which
+# turns library failures into conditions of class "ijkonet_error" via .ijk_raise().
+
+.ijk_codes <- c("invalid_argument", "invalid_data", "io", "format", "numerical", "state", "torch",
+                "cancelled", "internal", "panic")
+
+# Called from C: signal the library's error as an R condition carrying its code and message.
+.ijk_raise <- function(code, message) {
+  kind <- if (code >= 1L && code <= length(.ijk_codes)) .ijk_codes[[code]] else "unknown"
+  cond <- structure(
+    class = c(paste0("ijkonet_", kind), "ijkonet_error", "error", "condition"),
+    list(message = message, call = sys.call(-1L), code = code, kind = kind)
+  )
+  stop(cond)
+}
+
+# An R value as the string the library's configuration parser reads.
+.ijk_option_string <- function(key, value) {
+  if (is.null(value) || length(value) == 0L) {
+    stop(sprintf("option '%s' has no value", key), call. = FALSE)
+  }
+  if (is.logical(value)) {
+    return(paste(ifelse(value, "true", "false"), collapse = ","))
+  }
+  if (is.numeric(value)) {
+    # Whole numbers without exponent notation: integer keys reject "1e+05".
+    parts <- vapply(value, function(v) {
+      if (is.finite(v) && v == round(v) && abs(v) < 2^53) format(v, scientific = FALSE, trim = TRUE)
+      else sprintf("%.17g", v)
+    }, character(1))
+    return(paste(parts, collapse = ","))
+  }
+  paste(as.character(value), collapse = ",")
+}
+
+ijkonet_version <- function() .Call(ijk_r_version)
+
+ijkonet_model <- function(method = "ijkonet", variant = "V", ...) {
+  opts <- c(list(method = method, variant = variant), list(...))
+  keys <- names(opts)
+  if (is.null(keys) || any(keys == "")) stop("every option must be named, e.g. epochs = 10", call. = FALSE)
+  values <- vapply(seq_along(opts), function(i) .ijk_option_string(keys[[i]], opts[[i]]), character(1))
+  ptr <- .Call(ijk_r_model_new, keys, values)
+  structure(list(ptr = ptr, options = stats::setNames(values, keys), colnames = NULL),
+            class = "ijkonet_model")
+}
+
+.ijk_state <- function(model) {
+  c("collecting", "trained", "failed", "loaded")[.Call(ijk_r_state, model$ptr) + 1L]
+}
+
+fit <- function(object, ...) UseMethod("fit")
+
+.ijk_time_values <- function(time) {
+  if (is.factor(time)) {
+    lev <- levels(droplevels(time))
+    num <- suppressWarnings(as.numeric(lev))
+    # Numeric levels ("0", "2.5") are times; other labels become 0, 1, 2, ... in level order.
+    values <- if (!anyNA(num)) num else seq_along(lev) - 1
+    return(values[match(as.character(time), lev)])
+  }
+  if (!is.numeric(time)) stop("time must be a numeric vector or a factor", call. = FALSE)
+  as.numeric(time)
+}
+
+fit.ijkonet_model <- function(object, x = NULL, time = NULL, epochs = 0, progress = interactive(), ...) {
+  if (!is.null(x)) {
+    if (.ijk_state(object) != "collecting") {
+      stop("this model already has its data; call fit(model) without x and time to continue training",
+           call. = FALSE)
+    }
+    if (is.data.frame(x)) x <- as.matrix(x)
+    if (!is.matrix(x) || !is.numeric(x)) stop("x must be a numeric matrix (cells x features)", call. = FALSE)
+    storage.mode(x) <- "double"
+    if (is.null(time) || length(time) != nrow(x)) {
+      stop(sprintf("time must have one entry per row of x (%d rows, %d times)", nrow(x), length(time)),
+           call. = FALSE)
+    }
+    tv <- .ijk_time_values(time)
+    if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
+    for (t in sort(unique(tv))) {
+      .Call(ijk_r_add_snapshot, object$ptr, t, x[tv == t, , drop = FALSE])
+    }
+    object$colnames <- colnames(x)
+  } else if (!is.null(time)) {
+    stop("time given without x", call. = FALSE)
+  }
+  if (!is.numeric(epochs) || length(epochs) != 1L || is.na(epochs) || epochs < 0) {
+    stop("epochs must be a single non-negative number", call. = FALSE)
+  }
+  callback <- NULL
+  if (isTRUE(progress)) {
+    bar <- NULL
+    start <- NA_real_
+    callback <- function(p) {
+      if (is.null(bar)) {
+        start <<- p[[1]] - 1
+        bar <<- utils::txtProgressBar(min = 0, max = max(p[[2]], 1), style = 3)
+      }
+      utils::setTxtProgressBar(bar, p[[1]] - start)
+      if (p[[1]] - start >= p[[2]]) close(bar)
+      FALSE
+    }
+  }
+  .Call(ijk_r_train, object$ptr, epochs, callback, environment())
+  invisible(object)
+}
+
+snapshot_times <- function(model) .Call(ijk_r_times, model$ptr)
+
+.ijk_matrix <- function(x, name = "x") {
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.numeric(x) && is.null(dim(x))) x <- matrix(x, nrow = 1L)
+  if (!is.matrix(x) || !is.numeric(x)) stop(sprintf("%s must be a numeric matrix", name), call. = FALSE)
+  storage.mode(x) <- "double"
+  x
+}
+
+.ijk_names <- function(out, x) {
+  colnames(out) <- colnames(x)
+  rownames(out) <- rownames(x)
+  out
+}
+
+predict.ijkonet_model <- function(object, newdata, step = 1L, to_time = NULL, from_time = NULL, ...) {
+  x <- .ijk_matrix(newdata, "newdata")
+  if (is.null(to_time)) {
+    if (!is.numeric(step) || length(step) != 1L || is.na(step) || step < 1 || step != round(step)) {
+      stop("step must be a single positive integer (the snapshot to start from)", call. = FALSE)
+    }
+    out <- .Call(ijk_r_predict_step, object$ptr, as.integer(step - 1L), x)
+  } else {
+    if (is.null(from_time)) from_time <- snapshot_times(object)[[step]]
+    out <- .Call(ijk_r_predict_at, object$ptr, x, as.numeric(from_time), as.numeric(to_time))
+  }
+  .ijk_names(out, x)
+}
+
+simulate.ijkonet_model <- function(object, nsim = 1, seed = NULL, x0, t0 = 0, dt = 0.1, n_steps = 10L, ...) {
+  if (!identical(as.numeric(nsim), 1)) stop("only nsim = 1 is supported", call. = FALSE)
+  if (is.null(seed)) seed <- floor(stats::runif(1L, 0, 2^31 - 1))
+  x <- .ijk_matrix(x0, "x0")
+  out <- .Call(ijk_r_simulate, object$ptr, x, as.numeric(t0), as.numeric(dt), as.numeric(n_steps),
+               as.numeric(seed))
+  dimnames(out) <- list(rownames(x), colnames(x), NULL)
+  out
+}
+
+potential <- function(model, x, t = 0) {
+  x <- .ijk_matrix(x)
+  out <- .Call(ijk_r_potential, model$ptr, x, as.numeric(t))
+  names(out) <- rownames(x)
+  out
+}
+
+grad_potential <- function(model, x, t = 0) {
+  x <- .ijk_matrix(x)
+  .ijk_names(.Call(ijk_r_grad_potential, model$ptr, x, as.numeric(t)), x)
+}
+
+save_model <- function(model, path) {
+  .Call(ijk_r_save, model$ptr, path)
+  invisible(path)
+}
+
+load_model <- function(path) {
+  ptr <- .Call(ijk_r_load, path)
+  structure(list(ptr = ptr, options = NULL, colnames = NULL), class = "ijkonet_model")
+}
+
+print.ijkonet_model <- function(x, ...) {
+  state <- tryCatch(.ijk_state(x), error = function(e) "invalid")
+  cat(sprintf("<ijkonet model: %s>\n", state))
+  if (state %in% c("trained", "failed", "loaded")) {
+    cat(sprintf("  dimension %d, snapshot times %s, theta3 %.4g\n", .Call(ijk_r_dim, x$ptr),
+                paste(format(snapshot_times(x)), collapse = " "), .Call(ijk_r_theta3, x$ptr)))
+  }
+  invisible(x)
+}

@@ -1,0 +1,3 @@
+library(testthat)
+library(ijkonet)
+test_check("ijkonet")

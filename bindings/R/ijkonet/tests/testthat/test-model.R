@@ -1,0 +1,125 @@
+test_that("fit trains on a matrix and a numeric time vector", {
+  d <- tiny_data()
+  m <- tiny_model()
+  expect_output(fit(m, d$x, d$time, epochs = 2, progress = TRUE), "100%")
+  expect_equal(snapshot_times(m), c(0, 1, 2))
+  expect_output(print(m), "trained")
+  # Training continues from where it stopped.
+  expect_silent(fit(m, epochs = 1, progress = FALSE))
+})
+
+test_that("a factor time uses numeric levels as times, other labels as 0, 1, ...", {
+  d <- tiny_data()
+  m <- tiny_model()
+  fit(m, d$x, factor(d$time * 2), epochs = 1, progress = FALSE)
+  expect_equal(snapshot_times(m), c(0, 2, 4))
+  m2 <- tiny_model()
+  fit(m2, d$x, factor(c("day0", "day3", "day7")[d$time + 1]), epochs = 1, progress = FALSE)
+  expect_equal(snapshot_times(m2), c(0, 1, 2))
+})
+
+test_that("predict gives one step from snapshot k and predictions at a time", {
+  m <- trained_model()
+  d <- tiny_data()
+  x0 <- d$x[d$time == 0, ]
+  p1 <- predict(m, x0, step = 1)
+  expect_equal(dim(p1), dim(x0))
+  expect_equal(colnames(p1), c("PC1", "PC2"))
+  expect_true(all(is.finite(p1)))
+  expect_false(isTRUE(all.equal(p1, x0)))
+  # Between observed times predict_at chains the learned maps: t0 -> t1 is the step-1 map.
+  expect_equal(predict(m, x0, to_time = 1, from_time = 0), p1)
+  p2 <- predict(m, x0, to_time = 2, from_time = 0)
+  expect_equal(p2, predict(m, p1, step = 2))
+  expect_error(predict(m, x0, step = 3), class = "ijkonet_error")
+})
+
+test_that("simulate returns n x d x (steps + 1) starting at x0, reproducible by seed", {
+  m <- trained_model()
+  x0 <- tiny_data()$x[1:5, ]
+  s <- simulate(m, x0 = x0, t0 = 0, dt = 0.05, n_steps = 4, seed = 7)
+  expect_equal(dim(s), c(5L, 2L, 5L))
+  expect_equal(unname(s[, , 1]), unname(x0))
+  expect_equal(s, simulate(m, x0 = x0, t0 = 0, dt = 0.05, n_steps = 4, seed = 7))
+  expect_error(simulate(m, x0 = x0, dt = -1, n_steps = 2, seed = 1), class = "ijkonet_invalid_argument")
+})
+
+test_that("potential and grad_potential agree with finite differences", {
+  m <- trained_model()
+  x <- tiny_data()$x[1:4, ]
+  v <- potential(m, x)
+  g <- grad_potential(m, x)
+  expect_length(v, 4L)
+  expect_equal(dim(g), c(4L, 2L))
+  h <- 1e-2 # the networks run in float32: a larger step keeps rounding out of the difference
+  for (j in 1:2) {
+    e <- matrix(0, nrow(x), 2)
+    e[, j] <- h
+    fd <- (potential(m, x + e) - potential(m, x - e)) / (2 * h)
+    expect_equal(unname(g[, j]), unname(fd), tolerance = 2e-2)
+  }
+})
+
+test_that("save_model and load_model round-trip predictions", {
+  m <- trained_model()
+  path <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(path))
+  save_model(m, path)
+  loaded <- load_model(path)
+  expect_output(print(loaded), "loaded")
+  x <- tiny_data()$x[1:6, ]
+  expect_equal(predict(loaded, x, step = 1), predict(m, x, step = 1))
+  expect_equal(potential(loaded, x), potential(m, x))
+  expect_error(fit(loaded, epochs = 1, progress = FALSE), class = "ijkonet_state")
+})
+
+test_that("errors are ijkonet_error conditions carrying the library's message", {
+  expect_error(ijkonet_model(learning_rate = 1), "learning_rate", class = "ijkonet_error")
+  expect_error(ijkonet_model(variant = "V+X"), class = "ijkonet_invalid_argument")
+  expect_error(ijkonet_model(epochs = -1), "epochs", class = "ijkonet_error")
+  m <- tiny_model()
+  expect_error(predict(m, matrix(0, 2, 2)), class = "ijkonet_state")
+  d <- tiny_data()
+  # One snapshot only: the library refuses to train.
+  expect_error(fit(m, d$x[d$time == 0, ], rep(0, sum(d$time == 0)), epochs = 1, progress = FALSE),
+               class = "ijkonet_invalid_data")
+  bad <- d$x
+  bad[1, 1] <- NaN
+  expect_error(fit(tiny_model(), bad, d$time, epochs = 1, progress = FALSE), class = "ijkonet_error")
+  expect_error(fit(tiny_model(), d$x, d$time[-1]), "one entry per row")
+  expect_error(load_model(tempfile()), class = "ijkonet_io")
+  tm <- trained_model()
+  expect_error(predict(tm, matrix(0, 2, 3)), class = "ijkonet_invalid_argument")
+  cond <- tryCatch(potential(tm, matrix(0, 2, 5)), ijkonet_error = function(e) e)
+  expect_true(nchar(conditionMessage(cond)) > 0)
+  expect_equal(cond$code, 1L)
+})
+
+test_that("a progress callback error or interrupt cancels training, which can resume", {
+  m <- tiny_model()
+  d <- tiny_data()
+  fit(m, d$x, d$time, epochs = 1, progress = FALSE)
+  # An R error inside the callback must not unwind through the library: training is cancelled.
+  stopper <- function(p) stop("boom")
+  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, stopper, environment()), class = "ijkonet_cancelled")
+  stop_true <- function(p) TRUE
+  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, stop_true, environment()), class = "ijkonet_cancelled")
+  expect_silent(fit(m, epochs = 1, progress = FALSE))
+})
+
+test_that("an interrupt (Ctrl-C, SIGINT) during training cancels it cleanly", {
+  skip_on_os("windows")
+  m <- tiny_model()
+  d <- tiny_data()
+  fit(m, d$x, d$time, epochs = 1, progress = FALSE)
+  epochs_seen <- 0
+  interrupt_self <- function(p) {
+    epochs_seen <<- epochs_seen + 1
+    tools::pskill(Sys.getpid(), tools::SIGINT)
+    Sys.sleep(0.2)
+    FALSE
+  }
+  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 50, interrupt_self, environment()), class = "ijkonet_cancelled")
+  expect_lt(epochs_seen, 3)
+  expect_silent(fit(m, epochs = 1, progress = FALSE))
+})

@@ -1,0 +1,389 @@
+"""
+    IJKOnet
+
+Julia interface to the ijkonet library (learning population dynamics from snapshots) through its
+C ABI (`include/ijkonet.h`). Points are `n × d` matrices, one row per cell, as in the R package;
+they are handed to the library transposed (a `d × n` Julia matrix has the row-major layout the
+library expects).
+
+The library is looked up in `ENV["IJKONET_LIB"]` (a path to `libijkonet.so`) when the package is
+loaded, otherwise in the crate's `target/release`, otherwise on the system library path.
+"""
+module IJKOnet
+
+using Libdl
+
+export Model, IJKOnetError, Progress, fit!, predict, simulate, potential, gradient, save, load_model,
+    snapshot_times, theta3, state, dimension, rollout
+
+function _find_library()
+    haskey(ENV, "IJKONET_LIB") && return ENV["IJKONET_LIB"]
+    local_build = normpath(joinpath(@__DIR__, "..", "..", "..", "..", "target", "release", "libijkonet." * Libdl.dlext))
+    isfile(local_build) ? local_build : "libijkonet"
+end
+
+const libijkonet = _find_library()
+
+const ERROR_KINDS = (:invalid_argument, :invalid_data, :io, :format, :numerical, :state, :torch, :cancelled,
+    :internal, :panic)
+
+"""
+    IJKOnetError(code, kind, msg)
+
+A failure reported by the library: its status `code`, the code's name `kind` (e.g. `:invalid_argument`,
+`:state`, `:cancelled`) and the library's message.
+"""
+struct IJKOnetError <: Exception
+    code::Int32
+    kind::Symbol
+    msg::String
+end
+
+Base.showerror(io::IO, e::IJKOnetError) = print(io, "IJKOnetError(", e.kind, "): ", e.msg)
+
+# Turn a failed status into an IJKOnetError, releasing the library's error object.
+function _check(status::Int32, err::Ref{Ptr{Cvoid}})
+    status == 0 && return nothing
+    p = err[]
+    code = p == C_NULL ? status : @ccall libijkonet.ijk_error_code(p::Ptr{Cvoid})::Int32
+    msg = p == C_NULL ? unsafe_string(@ccall libijkonet.ijk_last_error_message()::Cstring) :
+          unsafe_string(@ccall libijkonet.ijk_error_message(p::Ptr{Cvoid})::Cstring)
+    @ccall libijkonet.ijk_error_free(p::Ptr{Cvoid})::Cvoid
+    kind = 1 <= code <= length(ERROR_KINDS) ? ERROR_KINDS[code] : :unknown
+    throw(IJKOnetError(code, kind, msg))
+end
+
+"""Version of the loaded library as "MAJOR.MINOR.PATCH"."""
+version() = VersionNumber(unsafe_string(@ccall libijkonet.ijk_version()::Cstring))
+
+"""ABI version of the loaded library (must equal the header's IJKONET_ABI_VERSION, 1)."""
+abi_version() = Int(@ccall libijkonet.ijk_abi_version()::UInt32)
+
+# A configuration handle; only used while building a model.
+mutable struct Config
+    ptr::Ptr{Cvoid}
+    function Config()
+        out = Ref{Ptr{Cvoid}}(C_NULL)
+        err = Ref{Ptr{Cvoid}}(C_NULL)
+        _check(@ccall(libijkonet.ijk_config_new(out::Ptr{Ptr{Cvoid}}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+        cfg = new(out[])
+        finalizer(cfg) do c
+            @ccall libijkonet.ijk_config_free(c.ptr::Ptr{Cvoid})::Cvoid
+            c.ptr = C_NULL
+        end
+    end
+end
+
+function _set!(cfg::Config, key::AbstractString, value::Bool)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_config_set_bool(cfg.ptr::Ptr{Cvoid}, key::Cstring, value::Bool,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+end
+
+function _set!(cfg::Config, key::AbstractString, value::Integer)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_config_set_int(cfg.ptr::Ptr{Cvoid}, key::Cstring, Int64(value)::Int64,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+end
+
+function _set!(cfg::Config, key::AbstractString, value::AbstractFloat)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_config_set_double(cfg.ptr::Ptr{Cvoid}, key::Cstring, Float64(value)::Float64,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+end
+
+function _set!(cfg::Config, key::AbstractString, value)
+    text = value isa AbstractVector ? join(string.(value), ",") : string(value)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_config_set_str(cfg.ptr::Ptr{Cvoid}, key::Cstring, text::Cstring,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+end
+
+"""
+    Model(; method="ijkonet", variant="V", options...)
+
+An untrained model. Options are the library's configuration keys, e.g. `epochs=100`,
+`energy_hidden=[64, 64]`, `batch_size=64`, `seed=0`, `threads=1`, `device="cpu"`. The handle is
+released by a finalizer.
+"""
+mutable struct Model
+    ptr::Ptr{Cvoid}
+    function Model(ptr::Ptr{Cvoid})
+        m = new(ptr)
+        finalizer(m) do h
+            @ccall libijkonet.ijk_model_free(h.ptr::Ptr{Cvoid})::Cvoid
+            h.ptr = C_NULL
+        end
+    end
+end
+
+function Model(; method = "ijkonet", variant = "V", options...)
+    cfg = Config()
+    _set!(cfg, "method", string(method))
+    _set!(cfg, "variant", string(variant))
+    for (key, value) in options
+        _set!(cfg, string(key), value)
+    end
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_new(cfg.ptr::Ptr{Cvoid}, out::Ptr{Ptr{Cvoid}}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    Model(out[])
+end
+
+function _handle(m::Model)
+    m.ptr == C_NULL && throw(IJKOnetError(1, :invalid_argument, "the model handle was released"))
+    m.ptr
+end
+
+const STATES = (:collecting, :trained, :failed, :loaded)
+
+"""State of the model: `:collecting`, `:trained`, `:failed` or `:loaded`."""
+function state(m::Model)
+    out = Ref{Int32}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_state(_handle(m)::Ptr{Cvoid}, out::Ptr{Int32}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    STATES[out[]+1]
+end
+
+"""Dimension d of the model's data."""
+function dimension(m::Model)
+    out = Ref{Csize_t}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_dim(_handle(m)::Ptr{Cvoid}, out::Ptr{Csize_t}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    Int(out[])
+end
+
+"""The sorted snapshot times the model was trained on."""
+function snapshot_times(m::Model)
+    k = Ref{Csize_t}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_num_times(_handle(m)::Ptr{Cvoid}, k::Ptr{Csize_t}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out = Vector{Float64}(undef, k[])
+    _check(@ccall(libijkonet.ijk_model_times(_handle(m)::Ptr{Cvoid}, out::Ptr{Float64}, k[]::Csize_t,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out
+end
+
+"""The learned diffusion coefficient θ₃ (0 when the variant has no internal energy)."""
+function theta3(m::Model)
+    out = Ref{Float64}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_theta3(_handle(m)::Ptr{Cvoid}, out::Ptr{Float64}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out[]
+end
+
+function Base.show(io::IO, m::Model)
+    if m.ptr == C_NULL
+        print(io, "IJKOnet.Model(released)")
+        return
+    end
+    s = state(m)
+    print(io, "IJKOnet.Model(", s)
+    s == :collecting || print(io, ", d=", dimension(m), ", times=", snapshot_times(m))
+    print(io, ")")
+end
+
+# n × d cells (rows) as the d × n matrix whose memory is the library's row-major layout.
+function _rows(x::AbstractMatrix{<:Real})
+    isempty(x) && throw(ArgumentError("the point matrix is empty"))
+    Matrix{Float64}(permutedims(x))
+end
+_rows(x::AbstractVector{<:Real}) = _rows(reshape(x, 1, :))
+
+"""What the progress callback of `fit!` receives after each epoch (the C struct `ijk_progress`)."""
+struct Progress
+    epoch::UInt64
+    epochs::UInt64
+    energy_loss::Float64
+    map_loss::Float64
+    metric::Float64
+end
+
+mutable struct _CallbackState
+    f::Any
+    error::Any
+end
+
+# Runs inside the library's training loop: exceptions (an InterruptException from Ctrl-C included)
+# must not unwind through the library's frames, so they are stored and training is cancelled.
+function _progress_trampoline(p::Ptr{Progress}, user_data::Ptr{Cvoid})::Int32
+    st = unsafe_pointer_to_objref(user_data)::_CallbackState
+    try
+        return st.f(unsafe_load(p)) === true ? Int32(1) : Int32(0)
+    catch e
+        st.error = e
+        return Int32(1)
+    end
+end
+
+function _print_progress(p::Progress)
+    print(stderr, "\repoch ", p.epoch, " (", p.epochs, " this call)  energy loss ", round(p.energy_loss; sigdigits = 4),
+        "  map loss ", round(p.map_loss; sigdigits = 4))
+    false
+end
+
+function _time_values(time::AbstractVector)
+    eltype(time) <: Real && return Float64.(time)
+    # Labels that are not numbers become 0, 1, 2, ... in sorted order.
+    labels = sort(unique(time))
+    Float64[findfirst(==(t), labels) - 1 for t in time]
+end
+
+"""
+    fit!(model, x, time; epochs=0, progress=true, callback=nothing)
+    fit!(model; epochs=0, progress=true, callback=nothing)
+
+Add the snapshots in `x` (`n × d`, one row per cell; one snapshot per distinct `time`) and train for
+`epochs` epochs (0: the model's `epochs` option). Without `x`, continue training. `callback(p::Progress)`
+runs after each epoch and cancels training by returning `true`; an exception in it (Ctrl-C
+included) cancels training and is rethrown. Returns the model.
+"""
+function fit!(m::Model, x::AbstractMatrix{<:Real}, time::AbstractVector; kwargs...)
+    size(x, 1) == length(time) ||
+        throw(ArgumentError("time must have one entry per row of x ($(size(x, 1)) rows, $(length(time)) times)"))
+    tv = _time_values(time)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    for t in sort(unique(tv))
+        rows = _rows(x[tv.==t, :])
+        _check(@ccall(libijkonet.ijk_model_add_snapshot_f64(_handle(m)::Ptr{Cvoid}, t::Float64, rows::Ptr{Float64},
+            size(rows, 2)::Csize_t, size(rows, 1)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    end
+    fit!(m; kwargs...)
+end
+
+function fit!(m::Model; epochs::Integer = 0, progress::Bool = true, callback = nothing)
+    epochs >= 0 || throw(ArgumentError("epochs must be non-negative"))
+    f = callback !== nothing ? callback : progress ? _print_progress : (_ -> false)
+    st = _CallbackState(f, nothing)
+    cb = @cfunction(_progress_trampoline, Int32, (Ptr{Progress}, Ptr{Cvoid}))
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    status = GC.@preserve st @ccall libijkonet.ijk_model_train(_handle(m)::Ptr{Cvoid}, UInt64(epochs)::UInt64,
+        cb::Ptr{Cvoid}, pointer_from_objref(st)::Ptr{Cvoid}, err::Ptr{Ptr{Cvoid}})::Int32
+    progress && callback === nothing && println(stderr)
+    if st.error !== nothing
+        err[] == C_NULL || @ccall libijkonet.ijk_error_free(err[]::Ptr{Cvoid})::Cvoid
+        throw(st.error)
+    end
+    _check(status, err)
+    m
+end
+
+"""
+    predict(model, x; step=1, to_time=nothing, from_time=nothing)
+
+One step of the learned map from snapshot `step` (1-based) to the next; or, with `to_time`, the
+prediction at `to_time` of cells observed at `from_time` (default: the time of snapshot `step`).
+Returns a matrix shaped like `x`.
+"""
+function predict(m::Model, x::AbstractMatrix{<:Real}; step::Integer = 1, to_time = nothing, from_time = nothing)
+    rows = _rows(x)
+    d, n = size(rows)
+    out = similar(rows)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    if to_time === nothing
+        step >= 1 || throw(ArgumentError("step must be ≥ 1"))
+        _check(@ccall(libijkonet.ijk_model_predict_step(_handle(m)::Ptr{Cvoid}, (step - 1)::Csize_t, rows::Ptr{Float64},
+            n::Csize_t, d::Csize_t, out::Ptr{Float64}, length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    else
+        t_from = from_time === nothing ? snapshot_times(m)[step] : Float64(from_time)
+        _check(@ccall(libijkonet.ijk_model_predict_at(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+            d::Csize_t, t_from::Float64, Float64(to_time)::Float64, out::Ptr{Float64}, length(out)::Csize_t,
+            err::Ptr{Ptr{Cvoid}})::Int32), err)
+    end
+    permutedims(out)
+end
+
+"""
+    rollout(model, x; from=1, steps=1)
+
+Chain the learned maps from snapshot `from` (1-based) for `steps` steps: an `n × d × steps` array
+of the predicted clouds at the following snapshot times.
+"""
+function rollout(m::Model, x::AbstractMatrix{<:Real}; from::Integer = 1, steps::Integer = 1)
+    rows = _rows(x)
+    d, n = size(rows)
+    len = Ref{Csize_t}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_rollout_len(n::Csize_t, d::Csize_t, steps::Csize_t, len::Ptr{Csize_t},
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out = Array{Float64}(undef, d, n, steps)
+    _check(@ccall(libijkonet.ijk_model_rollout(_handle(m)::Ptr{Cvoid}, (from - 1)::Csize_t, steps::Csize_t,
+        rows::Ptr{Float64}, n::Csize_t, d::Csize_t, out::Ptr{Float64}, len[]::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    permutedims(out, (2, 1, 3))
+end
+
+"""
+    simulate(model, x0; t0=0.0, dt=0.1, n_steps=10, seed=0)
+
+Euler–Maruyama simulation of the learned SDE from the cells `x0` (`n × d`): an
+`n × d × (n_steps + 1)` array whose first slice is `x0`.
+"""
+function simulate(m::Model, x0::AbstractMatrix{<:Real}; t0::Real = 0.0, dt::Real = 0.1, n_steps::Integer = 10,
+    seed::Integer = 0)
+    rows = _rows(x0)
+    d, n = size(rows)
+    len = Ref{Csize_t}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_simulate_len(n::Csize_t, d::Csize_t, n_steps::Csize_t, len::Ptr{Csize_t},
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out = Array{Float64}(undef, d, n, n_steps + 1)
+    _check(@ccall(libijkonet.ijk_model_simulate(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t, d::Csize_t,
+        Float64(t0)::Float64, Float64(dt)::Float64, n_steps::Csize_t, UInt64(seed)::UInt64, out::Ptr{Float64},
+        len[]::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    permutedims(out, (2, 1, 3))
+end
+
+"""
+    potential(model, x; t=0.0)
+
+The learned potential V(x, t) (up to a constant) at the rows of `x`: a vector.
+"""
+function potential(m::Model, x::AbstractMatrix{<:Real}; t::Real = 0.0)
+    rows = _rows(x)
+    d, n = size(rows)
+    out = Vector{Float64}(undef, n)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t, d::Csize_t,
+        Float64(t)::Float64, out::Ptr{Float64}, n::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out
+end
+
+"""
+    gradient(model, x; t=0.0)
+
+The gradient ∇V(x, t) of the learned potential at the rows of `x` (the drift is −∇V): a matrix shaped like `x`.
+"""
+function gradient(m::Model, x::AbstractMatrix{<:Real}; t::Real = 0.0)
+    rows = _rows(x)
+    d, n = size(rows)
+    out = similar(rows)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_grad_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+        d::Csize_t, Float64(t)::Float64, out::Ptr{Float64}, length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    permutedims(out)
+end
+
+"""
+    save(model, path)
+
+Save the trained model (weights, configuration, snapshot times) to one safetensors file.
+"""
+function save(m::Model, path::AbstractString)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_save(_handle(m)::Ptr{Cvoid}, String(path)::Cstring, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    path
+end
+
+"""
+    load_model(path) -> Model
+
+Load a model saved by `save`; it answers queries but cannot be trained further.
+"""
+function load_model(path::AbstractString)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_load(String(path)::Cstring, out::Ptr{Ptr{Cvoid}}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    Model(out[])
+end
+
+end # module

@@ -54,6 +54,13 @@ struct Stacked {
     sizes: Vec<i64>,
 }
 
+/// A column with `value(b)` repeated over the `sizes[b]` rows of each stacked block b.
+fn per_row(sizes: &[i64], value: impl Fn(usize) -> f64, device: tch::Device) -> Tensor {
+    let v: Vec<f32> =
+        sizes.iter().enumerate().flat_map(|(b, &n)| std::iter::repeat_n(value(b) as f32, n as usize)).collect();
+    Tensor::from_slice(&v).to_device(device)
+}
+
 fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
     let n = x.size()[0] as usize;
     if batch >= n {
@@ -134,16 +141,9 @@ impl Trainer {
         let device = self.model.device;
         let parts: Vec<Tensor> = snapshots.clone().map(|j| sample_batch(&self.data[j], batch, &mut self.rng)).collect();
         let sizes: Vec<i64> = parts.iter().map(|p| p.size()[0]).collect();
-        let column = |value: &dyn Fn(usize) -> f64| {
-            let v: Vec<f32> = snapshots
-                .clone()
-                .zip(&sizes)
-                .flat_map(|(j, &n)| std::iter::repeat_n(value(j) as f32, n as usize))
-                .collect();
-            Tensor::from_slice(&v).to_device(device)
-        };
-        let feature = column(&|j| feature_of(j)).unsqueeze(1);
-        let weight = column(&|j| 1.0 / sizes[j - snapshots.start] as f64);
+        let start = snapshots.start;
+        let feature = per_row(&sizes, |b| feature_of(start + b), device).unsqueeze(1);
+        let weight = per_row(&sizes, |b| 1.0 / sizes[b] as f64, device);
         Stacked { x: Tensor::cat(&parts, 0), feature, weight, sizes }
     }
 
@@ -155,11 +155,7 @@ impl Trainer {
         let next = self.next_features(&src);
         let (y, entropy) = self.push(&src);
         let m = &self.model;
-        let tau: Vec<f32> = (0..steps)
-            .zip(&src.sizes)
-            .flat_map(|(k, &n)| std::iter::repeat_n(m.axis.tau(k, m.config.tau) as f32, n as usize))
-            .collect();
-        let tau = Tensor::from_slice(&tau).to_device(m.device);
+        let tau = per_row(&src.sizes, |k| m.axis.tau(k, m.config.tau), m.device);
         let sq = (&y - &src.x).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
         let transport = (sq * &src.weight / (tau * 2.0)).sum(Kind::Float);
         self.live.stacked_energy(&y, &next, &src.weight, &src.sizes, entropy.as_ref()) + transport
@@ -168,13 +164,7 @@ impl Trainer {
     /// Time features of the *target* times t_{k+1} for rows stacked by source step k.
     fn next_features(&self, src: &Stacked) -> Tensor {
         let axis = &self.model.axis;
-        let v: Vec<f32> = src
-            .sizes
-            .iter()
-            .enumerate()
-            .flat_map(|(k, &n)| std::iter::repeat_n(axis.feature(axis.times[k + 1]) as f32, n as usize))
-            .collect();
-        Tensor::from_slice(&v).to_device(self.model.device).unsqueeze(1)
+        per_row(&src.sizes, |k| axis.feature(axis.times[k + 1]), self.model.device).unsqueeze(1)
     }
 
     /// Push stacked batches through their maps; with the internal energy also return

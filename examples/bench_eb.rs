@@ -6,7 +6,7 @@
 
 use ijkonet::config::TrainConfig;
 use ijkonet::data::read_labelled_npy;
-use ijkonet::methods::ijkonet::Trainer;
+use ijkonet::methods;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
@@ -44,8 +44,8 @@ fn main() -> ijkonet::Result<()> {
         let mut c = config.clone();
         c.seed = seed;
         let start = Instant::now();
-        let mut trainer = Trainer::new(&c, &train)?;
-        trainer.train(c.epochs, Some((&test, 100)), |p| {
+        let mut trainer = methods::trainer(&c, &train)?;
+        trainer.train(c.epochs, Some((&test, 100)), &mut |p| {
             if let Some(m) = p.metric {
                 eprintln!(
                     "  seed {seed} epoch {:>5}: one-step W1 {m:.4}  (energy loss {:+.4})",

@@ -6,7 +6,7 @@
 //! cargo run --release --example bench_synthetic -- [epochs=300] [potentials=all|name,name] [pairing=unpaired|paired] [key=value …]
 
 use ijkonet::config::TrainConfig;
-use ijkonet::methods::ijkonet::Trainer;
+use ijkonet::methods;
 use ijkonet::metrics::uvp::l2_uvp;
 use ijkonet::synth::{generate, Pairing, Potential, SdeConfig};
 use std::ops::ControlFlow;
@@ -32,8 +32,8 @@ fn main() -> ijkonet::Result<()> {
         let data = generate(&sde)?;
         let (train, test) = data.snapshots.split(0.4, 0)?;
         let start = Instant::now();
-        let mut trainer = Trainer::new(&config, &train)?;
-        trainer.train(config.epochs, None, |_| ControlFlow::Continue(()))?;
+        let mut trainer = methods::trainer(&config, &train)?;
+        trainer.train(config.epochs, None, &mut |_| ControlFlow::Continue(()))?;
         let secs = start.elapsed().as_secs_f64();
         let model = trainer.model();
         let w1 = model.one_step_w1(&test)?;

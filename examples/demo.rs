@@ -10,7 +10,7 @@
 //! cargo run --release --example demo -- [potential=styblinski_tang] [epochs=200] [key=value …]
 
 use ijkonet::data::read_labelled_npy;
-use ijkonet::methods::ijkonet::Trainer;
+use ijkonet::methods;
 use ijkonet::metrics::ot::w1;
 use ijkonet::metrics::uvp::l2_uvp;
 use ijkonet::synth::{generate, Potential, SdeConfig};
@@ -63,9 +63,9 @@ fn main() -> ijkonet::Result<()> {
         config.device.resolve()?
     );
     let start = Instant::now();
-    let mut trainer = Trainer::new(&config, &train)?;
+    let mut trainer = methods::trainer(&config, &train)?;
     let every = (config.epochs / 10).max(1);
-    trainer.train(config.epochs, Some((&test, every)), |p| {
+    trainer.train(config.epochs, Some((&test, every)), &mut |p| {
         if let Some(m) = p.metric {
             println!(
                 "  epoch {:>4}/{}  energy loss {:+.4}  map loss {:+.4}  held-out one-step W1 {m:.4}",

@@ -5,13 +5,90 @@ use crate::device::DeviceSpec;
 use crate::energy::{EnergyConfig, Variant};
 use crate::error::{Error, Result};
 use crate::maps::{LogDetEstimator, MapConfig};
+use crate::methods::jkonet::JkonetConfig;
+use crate::methods::jkonet_star::StarConfig;
 use crate::nn::Activation;
 use crate::optim::AdamConfig;
+use std::fmt;
+use std::str::FromStr;
+
+/// The learning method. All of them produce the same [`crate::Model`] (energy, queries, file format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Inverse-optimisation min–max objective with learned transport maps (the main method).
+    #[default]
+    IJKOnet,
+    /// First-order optimality loss on precomputed OT couplings, MLP energy.
+    JKOnetStar,
+    /// JKOnet* with a linear (polynomial + RBF features) energy, solved in closed form.
+    JKOnetStarLinear,
+    /// ICNN JKO steps, bilevel training through the unrolled inner optimisation.
+    JKOnet,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::IJKOnet, Method::JKOnetStar, Method::JKOnetStarLinear, Method::JKOnet];
+
+    /// The key value (`ijkonet`, `jkonet_star`, `jkonet_star_linear`, `jkonet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::IJKOnet => "ijkonet",
+            Method::JKOnetStar => "jkonet_star",
+            Method::JKOnetStarLinear => "jkonet_star_linear",
+            Method::JKOnet => "jkonet",
+        }
+    }
+
+    /// The name as the papers write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Method::IJKOnet => "iJKOnet",
+            Method::JKOnetStar => "JKOnet*",
+            Method::JKOnetStarLinear => "JKOnet*_l",
+            Method::JKOnet => "JKOnet",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    /// Accepts the key names, case-insensitively, with `*`, `-` or `star` spellings of JKOnet*.
+    fn from_str(s: &str) -> Result<Method> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_").replace('*', "_star");
+        match norm.as_str() {
+            "ijkonet" => Ok(Method::IJKOnet),
+            "jkonet_star" | "jkonetstar" => Ok(Method::JKOnetStar),
+            "jkonet_star_linear" | "jkonet_star_l" => Ok(Method::JKOnetStarLinear),
+            "jkonet" => Ok(Method::JKOnet),
+            _ => Err(Error::invalid_argument(format!(
+                "invalid value '{s}' for 'method': expected ijkonet, jkonet_star, jkonet_star_linear or jkonet"
+            ))),
+        }
+    }
+}
+
+/// A group of options owned by one method, settable by string key like the rest of [`TrainConfig`].
+pub(crate) trait KeyedOptions {
+    /// The group's keys, in a stable order; they must not collide with any other group's.
+    const KEYS: &'static [&'static str];
+    /// Set one of `KEYS` (only called with those keys).
+    fn apply(&mut self, key: &str, value: &str) -> Result<()>;
+    /// The string form of one of `KEYS`.
+    fn get(&self, key: &str) -> String;
+    fn validate(&self) -> Result<()>;
+}
 
 /// Everything that defines a training run. Defaults follow the iJKOnet spec (§6 table), which the
 /// paper leaves mostly unstated; they are documented defaults, not published values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
+    pub method: Method,
     pub energy: EnergyConfig,
     pub maps: MapConfig,
     pub logdet: LogDetEstimator,
@@ -34,11 +111,16 @@ pub struct TrainConfig {
     /// networks are dominated by per-operation overhead and extra threads measured 5× slower on
     /// 2 cores; libtorch's default otherwise.
     pub threads: usize,
+    /// Options of JKOnet* (couplings, density estimate, linear features).
+    pub star: StarConfig,
+    /// Options of JKOnet (ICNN inner solver, outer loss).
+    pub jkonet: JkonetConfig,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            method: Method::IJKOnet,
             energy: EnergyConfig::default(),
             maps: MapConfig::default(),
             logdet: LogDetEstimator::Exact,
@@ -53,15 +135,17 @@ impl Default for TrainConfig {
             device: DeviceSpec::Auto,
             entropy_k: 5,
             threads: 0,
+            star: StarConfig::default(),
+            jkonet: JkonetConfig::default(),
         }
     }
 }
 
-fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+pub(crate) fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
     value.trim().parse::<T>().map_err(|_| Error::invalid_argument(format!("invalid value '{value}' for '{key}'")))
 }
 
-fn parse_f64(key: &str, value: &str) -> Result<f64> {
+pub(crate) fn parse_f64(key: &str, value: &str) -> Result<f64> {
     let v: f64 = parse_num(key, value)?;
     if v.is_finite() {
         Ok(v)
@@ -70,7 +154,7 @@ fn parse_f64(key: &str, value: &str) -> Result<f64> {
     }
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -105,8 +189,9 @@ fn fmt_layers(l: &[i64]) -> String {
 }
 
 impl TrainConfig {
-    /// Every settable key, in a stable order.
-    pub const KEYS: &'static [&'static str] = &[
+    /// The keys shared by every method, in a stable order (see [`TrainConfig::keys`] for all).
+    pub const CORE_KEYS: &'static [&'static str] = &[
+        "method",
         "variant",
         "energy_hidden",
         "energy_activation",
@@ -136,6 +221,14 @@ impl TrainConfig {
         "threads",
     ];
 
+    /// Every settable key in a stable order: the shared keys, then JKOnet*'s, then JKOnet's.
+    pub fn keys() -> Vec<&'static str> {
+        let mut k = Self::CORE_KEYS.to_vec();
+        k.extend_from_slice(StarConfig::KEYS);
+        k.extend_from_slice(JkonetConfig::KEYS);
+        k
+    }
+
     /// Set one option from its string form. Unknown keys and invalid values are errors naming them;
     /// on error the configuration is unchanged.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -147,7 +240,14 @@ impl TrainConfig {
     }
 
     fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+        if StarConfig::KEYS.contains(&key) {
+            return self.star.apply(key, value);
+        }
+        if JkonetConfig::KEYS.contains(&key) {
+            return self.jkonet.apply(key, value);
+        }
         match key {
+            "method" => self.method = value.parse::<Method>()?,
             "variant" => self.energy.variant = value.parse::<Variant>()?,
             "energy_hidden" => self.energy.hidden = parse_layers(key, value)?,
             "energy_activation" => self.energy.activation = parse_activation(key, value)?,
@@ -221,7 +321,7 @@ impl TrainConfig {
             _ => {
                 return Err(Error::invalid_argument(format!(
                     "unknown configuration key '{key}' (known keys: {})",
-                    Self::KEYS.join(", ")
+                    Self::keys().join(", ")
                 )))
             }
         }
@@ -231,7 +331,14 @@ impl TrainConfig {
     /// The value of one key as a string (the inverse of [`TrainConfig::set`]).
     pub fn get(&self, key: &str) -> Result<String> {
         let opt = |c: Option<f64>| c.map_or("none".to_string(), |v| v.to_string());
+        if StarConfig::KEYS.contains(&key) {
+            return Ok(self.star.get(key));
+        }
+        if JkonetConfig::KEYS.contains(&key) {
+            return Ok(self.jkonet.get(key));
+        }
         Ok(match key {
+            "method" => self.method.name().into(),
             "variant" => self.energy.variant.to_string(),
             "energy_hidden" => fmt_layers(&self.energy.hidden),
             "energy_activation" => self.energy.activation.name().into(),
@@ -268,7 +375,7 @@ impl TrainConfig {
 
     /// All (key, value) pairs.
     pub fn entries(&self) -> Vec<(String, String)> {
-        Self::KEYS.iter().map(|k| (k.to_string(), self.get(k).expect("known key"))).collect()
+        Self::keys().into_iter().map(|k| (k.to_string(), self.get(k).expect("known key"))).collect()
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -277,11 +384,12 @@ impl TrainConfig {
         if self.batch_size < 2 || self.map_steps == 0 || self.entropy_k == 0 {
             return Err(Error::invalid_argument("batch_size must be ≥ 2, map_steps and entropy_k ≥ 1"));
         }
-        Ok(())
+        self.star.validate()?;
+        self.jkonet.validate()
     }
 }
 
-fn positive(key: &str, value: &str) -> Result<usize> {
+pub(crate) fn positive(key: &str, value: &str) -> Result<usize> {
     let v: usize = parse_num(key, value)?;
     if v == 0 {
         return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': must be ≥ 1")));
@@ -302,6 +410,8 @@ mod tests {
         c.set("energy_clip", "none").unwrap();
         c.set("device", "cpu").unwrap();
         c.set("map_shared", "false").unwrap();
+        c.set("method", "JKOnet*").unwrap();
+        assert_eq!(c.method, Method::JKOnetStar);
         let mut d = TrainConfig::default();
         for (k, v) in c.entries() {
             d.set(&k, &v).unwrap();
@@ -325,6 +435,7 @@ mod tests {
             ("device", "tpu"),
             ("map_shared", "maybe"),
             ("batch_size", "0"),
+            ("method", "jkonet2"),
         ] {
             let before = c.clone();
             let e = c.set(k, v).unwrap_err();

@@ -2,7 +2,7 @@
 //! axis of the training data, and everything a user asks of it (prediction, simulation, queries,
 //! save/load). Training itself lives in [`crate::methods`].
 
-use crate::config::TrainConfig;
+use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
@@ -55,7 +55,8 @@ pub struct Model {
     pub(crate) config: TrainConfig,
     pub(crate) device: Device,
     pub(crate) energy: Energy,
-    pub(crate) maps: TransportMaps,
+    /// iJKOnet's learned maps T^k (None for the other methods, which predict from the energy).
+    pub(crate) maps: Option<TransportMaps>,
     pub(crate) axis: TimeAxis,
     /// Kozachenko–Leonenko entropy of each training snapshot (empty unless the internal energy is learned).
     pub(crate) entropies: Vec<f64>,
@@ -77,12 +78,40 @@ impl Model {
         }
         let axis = TimeAxis::new(times)?;
         let energy = Energy::new(&config.energy, dim, device, config.seed)?;
-        let maps = TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?;
+        let maps = match config.method {
+            Method::IJKOnet => {
+                Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
+            }
+            _ => None,
+        };
         Ok(Model { config: config.clone(), device, energy, maps, axis, entropies: Vec::new(), epochs_done: 0 })
     }
 
     pub fn config(&self) -> &TrainConfig {
         &self.config
+    }
+    pub fn method(&self) -> Method {
+        self.config.method
+    }
+    /// The learned transport maps (iJKOnet models only).
+    pub fn maps(&self) -> Result<&TransportMaps> {
+        self.maps.as_ref().ok_or_else(|| {
+            Error::state(format!("a {} model has no learned transport maps", self.config.method.display_name()))
+        })
+    }
+    pub(crate) fn maps_expect(&self) -> &TransportMaps {
+        self.maps.as_ref().expect("iJKOnet models always have maps")
+    }
+    pub(crate) fn maps_mut_expect(&mut self) -> &mut TransportMaps {
+        self.maps.as_mut().expect("iJKOnet models always have maps")
+    }
+    /// The learned energy.
+    pub fn energy(&self) -> &Energy {
+        &self.energy
+    }
+    /// The time axis of the training snapshots.
+    pub fn axis(&self) -> &TimeAxis {
+        &self.axis
     }
     pub fn dim(&self) -> usize {
         self.energy.dim()
@@ -102,7 +131,9 @@ impl Model {
         self.axis.times.iter().position(|&s| s == t)
     }
 
-    /// One-step prediction through the learned map of step k: ρ̂_{k+1} = T^k_# (points of ρ_k).
+    /// One-step prediction of snapshot k+1 from points of snapshot k, by the method's own rule:
+    /// iJKOnet pushes through its learned map T^k; JKOnet* takes a step of its learned SDE (or the
+    /// implicit step for `t,V`); JKOnet solves the JKO step with an ICNN and the frozen energy.
     pub fn push_forward(&self, k: usize, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "push_forward")?;
         if k >= self.axis.steps() {
@@ -112,9 +143,16 @@ impl Model {
                 self.axis.steps()
             )));
         }
-        let xt = to_tensor(x, self.device);
-        let y = tch::no_grad(|| self.maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
-        to_array(&y)
+        match self.config.method {
+            Method::IJKOnet => {
+                let xt = to_tensor(x, self.device);
+                let maps = self.maps()?;
+                let y = tch::no_grad(|| maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
+                to_array(&y)
+            }
+            Method::JKOnetStar | Method::JKOnetStarLinear => crate::methods::jkonet_star::predict_step(self, k, x),
+            Method::JKOnet => crate::methods::jkonet::predict_step(self, k, x),
+        }
     }
 
     /// Chain `steps` learned maps from snapshot `from`: returns the predicted clouds at
@@ -315,7 +353,11 @@ impl Model {
 
     fn all_variables(&self) -> Vec<(String, Tensor)> {
         let mut out: Vec<(String, Tensor)> = Vec::new();
-        for (prefix, vs) in [("energy", &self.energy.vs), ("maps", &self.maps.vs)] {
+        let mut stores = vec![("energy", &self.energy.vs)];
+        if let Some(maps) = &self.maps {
+            stores.push(("maps", &maps.vs));
+        }
+        for (prefix, vs) in stores {
             let mut vars: Vec<_> = vs.variables().into_iter().collect();
             vars.sort_by(|a, b| a.0.cmp(&b.0));
             out.extend(vars.into_iter().map(|(n, t)| (format!("{prefix}/{n}"), t)));
@@ -347,7 +389,7 @@ impl Model {
             self.config.entries().into_iter().map(|(k, v)| (format!("config.{k}"), v)).collect();
         meta.insert("format".into(), "ijkonet-model".into());
         meta.insert("format_version".into(), MODEL_FORMAT_VERSION.to_string());
-        meta.insert("method".into(), "ijkonet".into());
+        meta.insert("method".into(), self.config.method.name().into());
         meta.insert("dim".into(), self.dim().to_string());
         meta.insert("times".into(), join_f64(&self.axis.times));
         meta.insert("entropies".into(), join_f64(&self.entropies));
@@ -377,10 +419,14 @@ impl Model {
             )));
         }
         let mut config = TrainConfig::default();
-        for key in TrainConfig::KEYS {
+        for key in TrainConfig::keys() {
             if let Some(v) = meta.get(&format!("config.{key}")) {
                 config.set(key, v).map_err(|e| bad(e.message().to_string()))?;
             }
+        }
+        let method: Method = get("method")?.parse().map_err(|_| bad("unknown method".into()))?;
+        if method != config.method {
+            return Err(bad(format!("metadata says method '{method}' but the configuration says '{}'", config.method)));
         }
         if let Some(d) = device {
             config.device = d;

@@ -1,7 +1,7 @@
 //! iJKOnet end to end on small data: learning, persistence, determinism, failure modes.
 
 use ijkonet::config::TrainConfig;
-use ijkonet::methods::ijkonet::{fit, Trainer};
+use ijkonet::methods::{fit, ijkonet::IJKOnetTrainer, Trainer};
 use ijkonet::metrics::uvp::relative_l2_error;
 use ijkonet::model::{JkoStepOptions, Model};
 use ijkonet::{ErrorKind, Snapshots};
@@ -152,8 +152,8 @@ fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
     c.set("energy_lr", "1e30").unwrap();
     c.set("energy_clip", "none").unwrap();
     c.set("map_lr", "1e30").unwrap();
-    let mut t = Trainer::new(&c, &data).unwrap();
-    let err = t.train(50, None, |_| ControlFlow::Continue(())).unwrap_err();
+    let mut t = IJKOnetTrainer::new(&c, &data).unwrap();
+    let err = t.train(50, None, &mut |_| ControlFlow::Continue(())).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Numerical, "{err}");
     assert!(err.message().contains("last finite parameters"));
     let x = data.get(0).unwrap().points.view();
@@ -167,10 +167,10 @@ fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
 #[test]
 fn progress_callback_sees_every_epoch_and_can_cancel() {
     let data = quadratic_snapshots(60, 3, 6);
-    let mut t = Trainer::new(&small_config(10), &data).unwrap();
+    let mut t = IJKOnetTrainer::new(&small_config(10), &data).unwrap();
     let mut seen = Vec::new();
     let err = t
-        .train(10, Some((&data, 1)), |p| {
+        .train(10, Some((&data, 1)), &mut |p| {
             seen.push((p.epoch, p.metric));
             if p.epoch == 3 {
                 ControlFlow::Break(())

@@ -4,7 +4,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
-use ijkonet::methods::ijkonet::{Progress, Trainer};
+use ijkonet::methods::{self, Progress};
 use ijkonet::metrics::{bures::bw_uvp, mmd, ot, uvp::l2_uvp};
 use ijkonet::model::JkoStepOptions;
 use ijkonet::plot::{self, Cloud, Grid, Series};
@@ -113,12 +113,15 @@ struct TrainArgs {
     /// Output model file (.safetensors); the per-epoch history goes to `<OUTPUT>.history.csv`.
     #[arg(short, long)]
     output: PathBuf,
+    /// Learning method: ijkonet (default), jkonet_star, jkonet_star_linear or jkonet.
+    #[arg(long)]
+    method: Option<String>,
     /// Energy variant, e.g. V, V+W, V+W+U, t,V.
     #[arg(long)]
     variant: Option<String>,
     #[arg(long)]
     epochs: Option<usize>,
-    /// Any training option as key=value (repeatable); see `TrainConfig::KEYS`.
+    /// Any training option as key=value (repeatable); see `TrainConfig::keys()`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Fraction of each snapshot held out for the final evaluation (0 = train on everything).
@@ -421,6 +424,9 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     if let Some(d) = device {
         config.device = d;
     }
+    if let Some(m) = &a.method {
+        config.set("method", m)?;
+    }
     if let Some(v) = &a.variant {
         config.set("variant", v)?;
     }
@@ -442,7 +448,8 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         (train, Some(test))
     };
     println!(
-        "training iJKOnet_{} on {} snapshots {:?} of dimension {} ({} epochs, device {:?})",
+        "training {}_{} on {} snapshots {:?} of dimension {} ({} epochs, device {:?})",
+        config.method.display_name(),
         config.energy.variant,
         train.len(),
         train.sizes(),
@@ -451,7 +458,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         config.device.resolve()?
     );
     let start = Instant::now();
-    let mut trainer = Trainer::new(&config, &train)?;
+    let mut trainer = methods::trainer(&config, &train)?;
     let epochs = config.epochs;
     let bar = if std::io::stdout().is_terminal() {
         let bar = ProgressBar::new(epochs as u64);
@@ -470,7 +477,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         _ => None,
     };
     let mut history: Vec<Progress> = Vec::with_capacity(epochs);
-    let result = trainer.train(epochs, eval, |p| {
+    let result = trainer.train(epochs, eval, &mut |p| {
         let metric = p.metric.map_or(String::new(), |m| format!("  held-out W1 {m:.4}"));
         let msg = format!("energy loss {:+.4}  map loss {:+.4}{metric}", p.energy_loss, p.map_loss);
         bar.set_position(p.epoch as u64);

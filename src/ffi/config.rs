@@ -6,55 +6,19 @@ use crate::error::{Error, Result};
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard};
 
-/// The learning method a configuration selects. Only iJKOnet exists today; JKOnet* and JKOnet will be
-/// further values of the `method` key, so they need no new symbols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    IJKOnet,
-}
-
-impl Method {
-    fn parse(value: &str) -> Result<Method> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "ijkonet" => Ok(Method::IJKOnet),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value '{value}' for 'method': expected ijkonet (the only method available)"
-            ))),
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Method::IJKOnet => "ijkonet",
-        }
-    }
-}
-
-/// Everything a model is created from.
+/// Everything a model is created from: the training configuration, whose `method` key selects the
+/// learning method (ijkonet, jkonet_star, jkonet_star_linear, jkonet).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Settings {
-    pub method: Method,
     pub train: TrainConfig,
 }
 
 impl Settings {
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        if key == "method" {
-            self.method = Method::parse(value)?;
-            return Ok(());
-        }
-        if !TrainConfig::KEYS.contains(&key) {
-            return Err(Error::invalid_argument(format!(
-                "unknown configuration key '{key}' (known keys: method, {})",
-                TrainConfig::KEYS.join(", ")
-            )));
-        }
         self.train.set(key, value)
     }
 
     fn get(&self, key: &str) -> Result<String> {
-        if key == "method" {
-            return Ok(self.method.name().to_string());
-        }
         self.train.get(key)
     }
 }
@@ -75,7 +39,7 @@ impl IjkConfig {
 
 /// All keys: `method` first, then the training options in their stable order.
 fn all_keys() -> impl Iterator<Item = &'static str> {
-    std::iter::once("method").chain(TrainConfig::KEYS.iter().copied())
+    TrainConfig::keys().into_iter()
 }
 
 /// Create a configuration with every option at its default (method "ijkonet").
@@ -85,7 +49,7 @@ fn all_keys() -> impl Iterator<Item = &'static str> {
 pub unsafe extern "C" fn ijk_config_new(out: *mut *mut IjkConfig, err: *mut *mut IjkError) -> i32 {
     guard(err, || {
         non_null(out, "out")?;
-        unsafe { give(out, IjkConfig::new(Settings { method: Method::IJKOnet, train: TrainConfig::default() })) };
+        unsafe { give(out, IjkConfig::new(Settings { train: TrainConfig::default() })) };
         Ok(())
     })
 }

@@ -5,13 +5,13 @@
 //! training step diverges, FAILED (the last finite parameters are kept and stay queryable; further
 //! training is refused). `ijk_model_load` gives a LOADED handle: queryable, not trainable.
 
-use super::config::{IjkConfig, Method, Settings};
+use super::config::{IjkConfig, Settings};
 use super::{
     c_str, check_out, give, guard, handle, non_null, points, poisoned, take, write_out, write_value, IjkError,
 };
 use crate::data::Snapshots;
 use crate::error::{Error, ErrorKind, Result};
-use crate::methods::ijkonet::Trainer;
+use crate::methods::Trainer;
 use crate::model::{JkoStepOptions, Model};
 use ndarray::{Array2, ArrayView2};
 use std::ffi::{c_char, c_void};
@@ -51,7 +51,7 @@ pub type IjkProgressFn = Option<unsafe extern "C" fn(progress: *const IjkProgres
 
 enum Stage {
     Collecting { snapshots: Vec<(f64, Array2<f64>)> },
-    Trained { trainer: Box<Trainer>, failed: bool },
+    Trained { trainer: Box<dyn Trainer>, failed: bool },
     Loaded(Box<Model>),
 }
 
@@ -72,23 +72,21 @@ impl Inner {
     }
 
     /// The trainer, built from the collected snapshots on first use.
-    fn trainer(&mut self) -> Result<&mut Trainer> {
+    fn trainer(&mut self) -> Result<&mut dyn Trainer> {
         if let Stage::Collecting { snapshots } = &self.stage {
             let mut sorted: Vec<&(f64, Array2<f64>)> = snapshots.iter().collect();
             sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
             let times = sorted.iter().map(|s| s.0).collect();
             let clouds = sorted.iter().map(|s| s.1.clone()).collect();
             let data = Snapshots::new(times, clouds)?;
-            let trainer = match self.settings.method {
-                Method::IJKOnet => Trainer::new(&self.settings.train, &data)?,
-            };
-            self.stage = Stage::Trained { trainer: Box::new(trainer), failed: false };
+            let trainer = crate::methods::trainer(&self.settings.train, &data)?;
+            self.stage = Stage::Trained { trainer, failed: false };
         }
         match &mut self.stage {
             Stage::Trained { failed: true, .. } => Err(Error::state(
                 "training diverged earlier: the last finite parameters are kept for queries, but training cannot continue",
             )),
-            Stage::Trained { trainer, .. } => Ok(trainer),
+            Stage::Trained { trainer, .. } => Ok(trainer.as_mut()),
             Stage::Loaded(_) => Err(Error::state("a model loaded from a file cannot be trained further")),
             Stage::Collecting { .. } => unreachable!("replaced above"),
         }
@@ -266,7 +264,7 @@ pub unsafe extern "C" fn ijk_model_train(
         // deadlocking; cleared before the lock is released.
         *model.training_thread.lock().map_err(|_| poisoned())? = Some(std::thread::current().id());
         let outcome = inner.trainer().and_then(|t| {
-            t.train(epochs, None, |p| {
+            t.train(epochs, None, &mut |p| {
                 let progress = IjkProgress {
                     epoch: p.epoch as u64,
                     epochs: p.epochs as u64,
@@ -652,7 +650,7 @@ pub unsafe extern "C" fn ijk_model_load(path: *const c_char, out: *mut *mut IjkM
         let path = unsafe { c_str(path, "path") }?;
         non_null(out, "out")?;
         let model = Model::load(path, None)?;
-        let settings = Settings { method: Method::IJKOnet, train: model.config().clone() };
+        let settings = Settings { train: model.config().clone() };
         unsafe { give(out, IjkModel::new(settings, Stage::Loaded(Box::new(model)))) };
         Ok(())
     })

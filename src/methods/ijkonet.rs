@@ -2,33 +2,20 @@
 //! descent–ascent. The maps T^k play the inner JKO steps for the current energy (minimise), the
 //! energy pushes itself down on the data ρ_{k+1} and up on the predictions T^k_#ρ_k (maximise).
 
-use crate::config::TrainConfig;
+use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::methods::Trainer;
 use crate::model::Model;
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::ops::ControlFlow;
 use tch::nn;
 use tch::{Kind, Tensor};
 
-/// What a progress callback sees after each epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    pub epoch: usize,
-    pub epochs: usize,
-    /// Mean over the epoch's iterations of the energy player's loss Σ_k [Ĵ(X_{k+1}) − Ĵ(T^k X_k)].
-    pub energy_loss: f64,
-    /// Mean over the epoch of the map player's loss (energy of the pushed batch + transport cost).
-    pub map_loss: f64,
-    /// Optional evaluation metric (mean one-step W1 on held-out data), when requested.
-    pub metric: Option<f64>,
-}
-
 /// A training session: the model plus optimiser state, data on the device and the batch sampler.
-pub struct Trainer {
+pub struct IJKOnetTrainer {
     /// The model whose energy is the exponential moving average of `live` (what queries see).
     model: Model,
     /// The energy being optimised. Min–max training makes its iterates oscillate around the
@@ -70,10 +57,16 @@ fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
     x.index_select(0, &Tensor::from_slice(&idx).to_device(x.device()))
 }
 
-impl Trainer {
+impl IJKOnetTrainer {
     /// Prepare training on `data` (validated snapshots). Precomputes the data entropies when the
     /// internal energy is learned.
-    pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<Trainer> {
+    pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<IJKOnetTrainer> {
+        if config.method != Method::IJKOnet {
+            return Err(Error::invalid_argument(format!(
+                "the iJKOnet trainer was given a configuration for method '{}'",
+                config.method
+            )));
+        }
         let mut model = Model::new(config, data.dim(), data.times())?;
         if config.energy.variant.internal {
             model.entropies = data
@@ -86,8 +79,8 @@ impl Trainer {
         copy_parameters(&live.vs, &model.energy.vs, 0.0);
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
         let energy_opt = config.energy_optim.build(&live.vs)?;
-        let map_opt = config.map_optim.build(&model.maps.vs)?;
-        let mut t = Trainer {
+        let map_opt = config.map_optim.build(&model.maps()?.vs)?;
+        let mut t = IJKOnetTrainer {
             model,
             live,
             data: tensors,
@@ -102,15 +95,6 @@ impl Trainer {
         Ok(t)
     }
 
-    pub fn model(&self) -> &Model {
-        &self.model
-    }
-
-    /// Finish training and keep the model.
-    pub fn into_model(self) -> Model {
-        self.model
-    }
-
     /// Energy updates performed so far.
     pub fn iterations(&self) -> usize {
         self.iterations
@@ -118,7 +102,7 @@ impl Trainer {
 
     fn parameters(&self) -> Vec<Tensor> {
         let mut v = self.live.vs.trainable_variables();
-        v.extend(self.model.maps.vs.trainable_variables());
+        v.extend(self.model.maps_expect().vs.trainable_variables());
         v
     }
 
@@ -171,12 +155,12 @@ impl Trainer {
     /// Σ_k [Ĥ(ρ_k) + mean log|det ∇T^k|] (change of variables, spec eq. 25).
     fn push(&mut self, src: &Stacked) -> (Tensor, Option<Tensor>) {
         let m = &self.model;
-        let apply = |x: &Tensor| m.maps.forward_stacked(x, &src.feature, &src.sizes);
+        let apply = |x: &Tensor| m.maps_expect().forward_stacked(x, &src.feature, &src.sizes);
         if !m.config.energy.variant.internal {
             return (apply(&src.x), None);
         }
         let seed: u64 = self.rng.random();
-        let (y, logdet) = m.maps.with_logdet(&src.x, m.config.logdet, seed, apply);
+        let (y, logdet) = m.maps_expect().with_logdet(&src.x, m.config.logdet, seed, apply);
         let mean_logdet = (logdet * &src.weight).sum(Kind::Float);
         let base: f64 = m.entropies[..src.sizes.len()].iter().sum();
         (y, Some(mean_logdet + base))
@@ -205,13 +189,13 @@ impl Trainer {
     /// One training iteration: `map_steps` map updates, then one energy update (gradients summed
     /// over all steps k). Returns (energy loss, mean map loss). On a non-finite loss the last finite
     /// parameters are restored and the trainer refuses further steps.
-    pub fn step(&mut self) -> Result<(f64, f64)> {
+    fn step_once(&mut self) -> Result<(f64, f64)> {
         if self.failed {
             return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
         }
         let cfg = self.model.config.clone();
         self.live.set_trainable(false);
-        self.model.maps.set_trainable(true);
+        self.model.maps_mut_expect().set_trainable(true);
         let mut map_sum = 0.0;
         for _ in 0..cfg.map_steps {
             let loss = self.map_loss();
@@ -222,7 +206,7 @@ impl Trainer {
             cfg.map_optim.step(&mut self.map_opt, &loss);
             map_sum += value;
         }
-        self.model.maps.set_trainable(false);
+        self.model.maps_mut_expect().set_trainable(false);
         self.live.set_trainable(true);
         let loss = self.energy_loss();
         let energy_value = loss.double_value(&[]);
@@ -230,7 +214,7 @@ impl Trainer {
             return self.diverged("energy", energy_value);
         }
         cfg.energy_optim.step(&mut self.energy_opt, &loss);
-        self.model.maps.set_trainable(true);
+        self.model.maps_mut_expect().set_trainable(true);
         if self.parameters().iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
             return self.diverged("parameter", f64::NAN);
         }
@@ -243,62 +227,32 @@ impl Trainer {
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
         self.restore_parameters();
         self.live.set_trainable(true);
-        self.model.maps.set_trainable(true);
+        self.model.maps_mut_expect().set_trainable(true);
         self.failed = true;
         Err(Error::numerical(format!(
             "training diverged: {what} loss is {value} at iteration {}; the last finite parameters were restored",
             self.iterations + 1
         )))
     }
+}
 
-    /// Iterations per epoch: one pass over the largest snapshot in batches.
-    pub fn iterations_per_epoch(&self) -> usize {
+impl Trainer for IJKOnetTrainer {
+    fn model(&self) -> &Model {
+        &self.model
+    }
+    fn into_model(self: Box<Self>) -> Model {
+        self.model
+    }
+    fn step(&mut self) -> Result<(f64, f64)> {
+        self.step_once()
+    }
+    /// One pass over the largest snapshot in batches.
+    fn iterations_per_epoch(&self) -> usize {
         let largest = self.data.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
         largest.div_ceil(self.model.config.batch_size).max(1)
     }
-
-    /// Train for `epochs` epochs. After each, `callback` sees the progress and may stop training by
-    /// returning `ControlFlow::Break` (the error kind is then `Cancelled`). When `eval` is given,
-    /// the mean one-step W1 on it is computed every `eval_every` epochs and passed as the metric.
-    pub fn train<F>(
-        &mut self,
-        epochs: usize,
-        eval: Option<(&Snapshots, usize)>,
-        mut callback: F,
-    ) -> Result<Vec<Progress>>
-    where
-        F: FnMut(&Progress) -> ControlFlow<()>,
-    {
-        let per_epoch = self.iterations_per_epoch();
-        let mut history = Vec::with_capacity(epochs);
-        for e in 0..epochs {
-            let (mut es, mut ms) = (0.0, 0.0);
-            for _ in 0..per_epoch {
-                let (el, ml) = self.step()?;
-                es += el;
-                ms += ml;
-            }
-            self.model.epochs_done += 1;
-            let metric = match eval {
-                Some((test, every)) if every > 0 && ((e + 1) % every == 0 || e + 1 == epochs) => {
-                    let w = self.model.one_step_w1(test)?;
-                    Some(w.iter().sum::<f64>() / w.len() as f64)
-                }
-                _ => None,
-            };
-            let p = Progress {
-                epoch: self.model.epochs_done,
-                epochs,
-                energy_loss: es / per_epoch as f64,
-                map_loss: ms / per_epoch as f64,
-                metric,
-            };
-            history.push(p);
-            if callback(&p).is_break() {
-                return Err(Error::new(ErrorKind::Cancelled, format!("training cancelled after epoch {}", p.epoch)));
-            }
-        }
-        Ok(history)
+    fn finish_epoch(&mut self) {
+        self.model.epochs_done += 1;
     }
 }
 
@@ -316,11 +270,4 @@ fn copy_parameters(src: &nn::VarStore, dst: &nn::VarStore, decay: f64) {
             }
         }
     });
-}
-
-/// Train an iJKOnet model on `data` with `config.epochs` epochs and no callback.
-pub fn fit(config: &TrainConfig, data: &Snapshots) -> Result<Model> {
-    let mut t = Trainer::new(config, data)?;
-    t.train(config.epochs, None, |_| ControlFlow::Continue(()))?;
-    Ok(t.into_model())
 }

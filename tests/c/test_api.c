@@ -72,12 +72,15 @@ static void test_config(void) {
     OK(ijk_config_set_int(cfg, "map_residual", 0, NULL));
     OK(ijk_config_get(cfg, "map_residual", buf, sizeof buf, NULL, NULL));
     CHECK(strcmp(buf, "false") == 0);
+    OK(ijk_config_set_str(cfg, "method", "JKOnet*", NULL));
+    OK(ijk_config_get(cfg, "method", buf, sizeof buf, NULL, NULL));
+    CHECK(strcmp(buf, "jkonet_star") == 0);
     OK(ijk_config_set_str(cfg, "method", "iJKOnet", NULL));
 
     /* Errors name the key and the value; the configuration is unchanged. */
     FAILS(IJK_ERR_INVALID_ARGUMENT, "learning_rate", ijk_config_set_str(cfg, "learning_rate", "1", NULL));
     FAILS(IJK_ERR_INVALID_ARGUMENT, "learning_rate", ijk_config_get(cfg, "learning_rate", buf, sizeof buf, NULL, NULL));
-    FAILS(IJK_ERR_INVALID_ARGUMENT, "jkonet", ijk_config_set_str(cfg, "method", "jkonet", NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "jkonet2", ijk_config_set_str(cfg, "method", "jkonet2", NULL));
     FAILS(IJK_ERR_INVALID_ARGUMENT, "epochs", ijk_config_set_int(cfg, "epochs", -1, NULL));
     FAILS(IJK_ERR_INVALID_ARGUMENT, "epochs", ijk_config_set_bool(cfg, "epochs", true, NULL));
     FAILS(IJK_ERR_INVALID_ARGUMENT, "energy_lr", ijk_config_set_double(cfg, "energy_lr", NAN, NULL));

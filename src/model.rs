@@ -77,7 +77,10 @@ impl Model {
             (n, _) => tch::set_num_threads(n as i32),
         }
         let axis = TimeAxis::new(times)?;
-        let energy = Energy::new(&config.energy, dim, device, config.seed)?;
+        let energy = match config.method {
+            Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
+            _ => Energy::new(&config.energy, dim, device, config.seed)?,
+        };
         let maps = match config.method {
             Method::IJKOnet => {
                 Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)

@@ -173,7 +173,9 @@ impl Energy {
                 "the linear JKOnet* energy has no time-varying potential (t,V); use method jkonet_star",
             ));
         }
-        let vs = nn::VarStore::new(device);
+        let mut vs = nn::VarStore::new(device);
+        // The closed form is solved in f64; keep its coefficients in f64 too (files store f32).
+        vs.set_kind(tch::Kind::Double);
         let linear = LinearEnergy::new(&(vs.root() / "linear"), spec, dim, v.potential, v.interaction, v.internal)?;
         Ok(Energy {
             vs,

@@ -159,3 +159,25 @@ pub fn init_uniform(vs: &nn::VarStore, seed: u64) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn explicit_input_gradient_matches_autograd_for_every_activation() {
+        for act in [Activation::Softplus, Activation::Selu, Activation::Relu, Activation::Tanh, Activation::Silu] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let mlp = Mlp::new(&vs.root(), 3, &[16, 8], 1, act);
+            init_uniform(&vs, 3);
+            let x = Tensor::randn([20, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let y = mlp.forward(&x).sum(Kind::Float);
+            let auto = Tensor::run_backward(&[y], &[&x], false, false).pop().unwrap();
+            let explicit = mlp.input_gradient(&x.detach());
+            let err = (&auto - &explicit).abs().max().double_value(&[]);
+            let scale = auto.abs().max().double_value(&[]);
+            assert!(err <= 1e-5 * scale.max(1.0), "{act:?}: max deviation {err} (scale {scale})");
+        }
+    }
+}

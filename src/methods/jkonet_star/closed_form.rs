@@ -85,7 +85,7 @@ impl LinearTrainer {
         let pick = |a: &Array2<f64>| f64_tensor(a.select(ndarray::Axis(0), idx).view());
         let mut blocks = Vec::new();
         if v.potential {
-            blocks.push(lin.jacobian(&pick(&self.rows.x)));
+            blocks.push(lin.jacobian(&pick(&self.rows.x), false));
         }
         if v.interaction {
             let sources = f64_tensor(self.data.get(k).expect("k in range").points.view());
@@ -99,7 +99,7 @@ impl LinearTrainer {
                 .map(|s| {
                     let c = s.size()[0];
                     let z = (s.unsqueeze(1) - sources.unsqueeze(0)).reshape([c * n, d]);
-                    let g = (lin.jacobian(&z) - lin.jacobian(&-&z)) * 0.5;
+                    let g = (lin.jacobian(&z, true) - lin.jacobian(&-&z, true)) * 0.5;
                     g.reshape([c, n, d, f]).mean_dim([1i64].as_slice(), false, Kind::Double)
                 })
                 .collect();

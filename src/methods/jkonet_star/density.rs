@@ -241,3 +241,48 @@ fn log_sum_exp(v: &[f64]) -> f64 {
     }
     m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::{Distribution, StandardNormal};
+
+    #[test]
+    fn one_component_score_is_the_fitted_gaussian_score() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // x = A z + m with A = [[2, 0], [1, 0.5]]: covariance [[4, 2], [2, 1.25]].
+        let x: Array2<f64> = Array2::from_shape_fn((4000, 2), |_| StandardNormal.sample(&mut rng));
+        let x = Array2::from_shape_fn((4000, 2), |(i, j)| {
+            if j == 0 {
+                2.0 * x[[i, 0]] + 1.0
+            } else {
+                x[[i, 0]] + 0.5 * x[[i, 1]] - 2.0
+            }
+        });
+        let gmm = Gmm::fit(x.view(), 1, 0).unwrap();
+        let p = ndarray::array![[0.0, 0.0], [3.0, -1.0]];
+        let g = gmm.grad_log_density(p.view());
+        // −Σ⁻¹(p − m) with the true parameters (sampling error is a few %).
+        let inv = [[1.25 / 1.0, -2.0 / 1.0], [-2.0 / 1.0, 4.0 / 1.0]]; // Σ⁻¹ = adj/det, det = 1
+        for (r, row) in p.rows().into_iter().enumerate() {
+            let d = [row[0] - 1.0, row[1] + 2.0];
+            for a in 0..2 {
+                let truth = -(inv[a][0] * d[0] + inv[a][1] * d[1]);
+                assert!((g[[r, a]] - truth).abs() < 0.1 * truth.abs().max(1.0), "{r},{a}: {} vs {truth}", g[[r, a]]);
+            }
+        }
+        // The score is the gradient of the log density (finite differences).
+        let h = 1e-5;
+        let lp = |a: f64, b: f64| gmm.log_density(ndarray::array![[a, b]].view())[0];
+        let fd = (lp(3.0 + h, -1.0) - lp(3.0 - h, -1.0)) / (2.0 * h);
+        assert!((fd - g[[1, 0]]).abs() < 1e-5, "{fd} vs {}", g[[1, 0]]);
+    }
+
+    #[test]
+    fn too_few_points_for_the_components_is_an_error() {
+        let x = Array2::from_shape_fn((5, 2), |(i, j)| (i * 2 + j) as f64);
+        let e = Gmm::fit(x.view(), 10, 0).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::InvalidData);
+        assert!(e.message().contains("star_gmm_components"), "{e}");
+    }
+}

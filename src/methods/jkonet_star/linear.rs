@@ -3,11 +3,12 @@
 //! solve in f64 (spec §4.3).
 //!
 //! Features φ: tensor-degree monomials Π u_k^{e_k} (e ∈ {0..D}^d, e ≠ 0) plus a grid of Gaussian
-//! RBFs, both in coordinates u = (x − c)/h of the training data's bounding box (centre c, half
-//! widths h). The reference fixes the box to [−4, 4]^d; the data's box makes the same features fit
-//! data of any scale, and it is stored with the model (variables `linear.lo`, `linear.hi`). The RBF
-//! width σ is expressed on the box rescaled to [−4, 4]^d, so on data filling that box the features
-//! are exactly the reference's exp(−‖x − c‖²/σ).
+//! RBFs exp(−‖u − c‖²/σ), c ∈ linspace(−4, 4, n)^d, in coordinates u that map the training data's
+//! bounding box onto [−4, 4]^d. The reference fixes the domain to [−4, 4]^d in raw coordinates; the
+//! data's box makes the same features fit data of any scale (on data filling [−4, 4]^d they are
+//! the reference's features), and it is stored with the model (variables `linear.lo`,
+//! `linear.hi`). The interaction kernel is evaluated at differences x − y, so its features use the
+//! box of differences, centred at 0.
 
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2};
@@ -108,19 +109,25 @@ impl LinearEnergy {
         });
     }
 
-    /// Centre c and half widths h of the box (d each), detached.
-    fn centre_scale(&self) -> (Tensor, Tensor) {
-        let lo = self.lo.detach();
-        let hi = self.hi.detach();
-        ((&lo + &hi) * 0.5, (hi - lo) * 0.5)
+    /// Centre c and scale s of the feature coordinates u = (x − c)/s (d each, detached): the
+    /// positions' box, or for the interaction kernel (evaluated at differences x − y) the box of
+    /// differences [−(hi − lo), hi − lo]; s maps the box onto [−4, 4]^d, the reference's domain.
+    fn centre_scale(&self, kernel: bool) -> (Tensor, Tensor) {
+        let lo = self.lo.detach().to_kind(Kind::Double);
+        let hi = self.hi.detach().to_kind(Kind::Double);
+        if kernel {
+            ((&lo * 0.0), (hi - lo) / 4.0)
+        } else {
+            ((&lo + &hi) * 0.5, (hi - lo) / 8.0)
+        }
     }
 
-    /// RBF centres in box coordinates, grid linspace(−1, 1, n)^d in product order (first
+    /// RBF centres in feature coordinates, grid linspace(−4, 4, n)^d in product order (first
     /// coordinate slowest), C × d.
     fn rbf_grid(&self, device: Device) -> Tensor {
         let n = self.spec.centres;
         let axis: Vec<f64> =
-            (0..n).map(|i| if n == 1 { 0.0 } else { -1.0 + 2.0 * i as f64 / (n - 1) as f64 }).collect();
+            (0..n).map(|i| if n == 1 { 0.0 } else { -4.0 + 8.0 * i as f64 / (n - 1) as f64 }).collect();
         let total = n.pow(self.dim as u32);
         let mut g = vec![0.0; total * self.dim];
         for idx in 0..total {
@@ -133,14 +140,15 @@ impl LinearEnergy {
         Tensor::from_slice(&g).view([total as i64, self.dim as i64]).to_device(device)
     }
 
-    /// RBF exponent factor on box coordinates: ‖x − c‖²/σ with x = 4u.
+    /// RBF exponent factor: exp(−‖u − c‖²/σ).
     fn rbf_gain(&self) -> f64 {
-        16.0 / self.spec.sigma
+        1.0 / self.spec.sigma
     }
 
-    /// φ(x) (n × F, f64), differentiable in x (used by the energy queries through autograd).
-    pub fn features(&self, x: &Tensor) -> Tensor {
-        let (c, h) = self.centre_scale();
+    /// φ(x) (n × F, f64), differentiable in x (used by the energy queries through autograd);
+    /// `kernel` selects the interaction kernel's coordinates.
+    pub fn features(&self, x: &Tensor, kernel: bool) -> Tensor {
+        let (c, h) = self.centre_scale(kernel);
         let x = x.to_kind(Kind::Double);
         let device = x.device();
         let u = (&x - c.to_device(device)) / h.to_device(device);
@@ -170,8 +178,8 @@ impl LinearEnergy {
     }
 
     /// Analytic Jacobian ∂φ/∂x (n × d × F, f64), no autograd (the closed form's regressors).
-    pub fn jacobian(&self, x: &Tensor) -> Tensor {
-        let (c, h) = self.centre_scale();
+    pub fn jacobian(&self, x: &Tensor, kernel: bool) -> Tensor {
+        let (c, h) = self.centre_scale(kernel);
         let x = x.detach().to_kind(Kind::Double);
         let device = x.device();
         let (c, h) = (c.to_device(device), h.to_device(device));
@@ -212,13 +220,13 @@ impl LinearEnergy {
     /// V(x) = θ₁ᵀφ(x) per row, in the input's kind.
     pub fn potential(&self, x: &Tensor) -> Option<Tensor> {
         let th = self.theta_v.as_ref()?;
-        Some(self.features(x).matmul(th).to_kind(x.kind()))
+        Some(self.features(x, false).matmul(th).to_kind(x.kind()))
     }
 
     /// w(z) = θ₂ᵀφ(z) per row (unsymmetrised; the energy symmetrises).
     pub fn kernel(&self, z: &Tensor) -> Option<Tensor> {
         let th = self.theta_w.as_ref()?;
-        Some(self.features(z).matmul(th).to_kind(z.kind()))
+        Some(self.features(z, true).matmul(th).to_kind(z.kind()))
     }
 
     /// θ₃ = |θ₃ raw| (the reference's convention for the signed fitted coefficient).
@@ -242,4 +250,39 @@ fn outer_products(columns: &[Tensor], n: i64) -> Tensor {
 pub fn solve_spd(a: Array2<f64>, b: Array1<f64>) -> Result<Array1<f64>> {
     use ndarray_linalg::SolveH;
     a.solveh_into(b).map_err(|e| Error::numerical(format!("linear JKOnet*: the ridge system is singular ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analytic_jacobian_matches_autograd_and_counts_match() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let spec = FeatureSpec { degree: 3, centres: 4, sigma: 0.5 };
+        let lin = LinearEnergy::new(&vs.root(), spec, 2, true, false, false).unwrap();
+        lin.set_box(&[-1.0, 0.0], &[3.0, 2.0]);
+        assert_eq!(lin.features_count(), 15 + 16);
+        let x = Tensor::from_slice(&[0.3f64, 1.2, -0.7, 0.1, 2.5, 1.9]).view([3, 2]);
+        for kernel in [false, true] {
+            let jac = lin.jacobian(&x, kernel);
+            assert_eq!(jac.size(), vec![3, 2, 31]);
+            let xg = x.copy().set_requires_grad(true);
+            let phi = lin.features(&xg, kernel);
+            for f in 0..31 {
+                let col = phi.select(1, f).sum(Kind::Double);
+                let g = Tensor::run_backward(&[col], &[&xg], true, false).pop().unwrap();
+                let err = (&g - jac.select(2, f)).abs().max().double_value(&[]);
+                assert!(err < 1e-9 * (1.0 + g.abs().max().double_value(&[])), "feature {f}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn feature_explosion_is_refused() {
+        let spec = FeatureSpec { degree: 4, centres: 10, sigma: 0.5 };
+        assert_eq!(spec.count(2).unwrap(), 124);
+        let e = spec.count(6).unwrap_err();
+        assert!(e.message().contains("star_poly_degree"), "{e}");
+    }
 }

@@ -210,10 +210,14 @@ impl Energy {
         })
     }
 
-    /// ∇W(z) = ½(∇w(z) − ∇w(−z)) per row of z, differentiable in the parameters (MLP energies).
-    pub(crate) fn grad_interaction_graph(&self, z: &Tensor) -> Option<Tensor> {
+    /// (∇W(y_i − y_j))_{ij} over all pairs of a cloud y (m × m × d), differentiable in the
+    /// parameters (MLP energies). The symmetrised ∇W(z) = ½(∇w(z) − ∇w(−z)) with z_ji = −z_ij is
+    /// ½(G − Gᵀ) for G_ij = ∇w(y_i − y_j): one network pass over the pairs instead of two.
+    pub(crate) fn pairwise_interaction_graph(&self, y: &Tensor) -> Option<Tensor> {
         let net = self.interaction.as_ref()?;
-        Some((net.input_gradient(z) - net.input_gradient(&-z)) * 0.5)
+        let (m, d) = (y.size()[0], y.size()[1]);
+        let g = net.input_gradient(&(y.unsqueeze(1) - y.unsqueeze(0)).reshape([m * m, d])).reshape([m, m, d]);
+        Some((&g - g.transpose(0, 1)) * 0.5)
     }
 
     pub fn dim(&self) -> usize {

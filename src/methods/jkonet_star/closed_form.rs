@@ -163,11 +163,9 @@ impl LinearTrainer {
         let f = lin.features_count() as i64;
         let mut offset = 0;
         tch::no_grad(|| {
-            for slot in [&lin.theta_v, &lin.theta_w] {
-                if let Some(t) = slot {
-                    t.shallow_clone().copy_(&theta_t.narrow(0, offset, f));
-                    offset += f;
-                }
+            for t in [&lin.theta_v, &lin.theta_w].into_iter().flatten() {
+                t.shallow_clone().copy_(&theta_t.narrow(0, offset, f));
+                offset += f;
             }
             if let Some(t) = &lin.theta3 {
                 t.shallow_clone().copy_(&theta_t.narrow(0, offset, 1));

@@ -66,7 +66,7 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 impl Gmm {
     /// Fit K components to the rows of `x` (seeded). Needs at least K points.
     pub fn fit(x: ArrayView2<f64>, k: usize, seed: u64) -> Result<Gmm> {
-        let (n, d) = x.dim();
+        let n = x.nrows();
         if k == 0 || n < k.max(2) {
             return Err(Error::invalid_data(format!(
                 "a {k}-component Gaussian mixture needs at least {} points, the snapshot has {n} \
@@ -127,7 +127,6 @@ impl Gmm {
             }
             last = ll;
         }
-        let _ = d;
         Ok(gmm)
     }
 
@@ -217,8 +216,8 @@ impl Gmm {
         for i in 0..n {
             self.log_joint(x.row(i), &mut lj);
             let lse = log_sum_exp(&lj);
-            for c in 0..k {
-                let r = (lj[c] - lse).exp();
+            for (c, &l) in lj.iter().enumerate() {
+                let r = (l - lse).exp();
                 if r < 1e-300 {
                     continue;
                 }

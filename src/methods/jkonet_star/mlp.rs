@@ -144,15 +144,12 @@ impl StarTrainer {
             drift += pick(g) * th;
         }
         if energy.has_interaction() {
-            let d = y.size()[1];
             let fields: Vec<Tensor> = y
                 .split_with_sizes(&sizes, 0)
                 .iter()
                 .map(|yk| {
-                    let m = yk.size()[0];
-                    let z = (yk.unsqueeze(1) - yk.unsqueeze(0)).reshape([m * m, d]);
-                    let g = energy.grad_interaction_graph(&z).expect("interaction present");
-                    g.reshape([m, m, d]).mean_dim([1i64].as_slice(), false, Kind::Float)
+                    let g = energy.pairwise_interaction_graph(yk).expect("interaction present");
+                    g.mean_dim([1i64].as_slice(), false, Kind::Float)
                 })
                 .collect();
             drift += Tensor::cat(&fields, 0);
@@ -171,16 +168,17 @@ impl StarTrainer {
         if !value.is_finite() {
             return self.diverged(value);
         }
-        self.model.config.energy_optim.step(&mut self.opt, &loss);
+        // These parameters gave a finite loss: they are what a later divergence falls back to.
         let params = self.model.energy.vs.trainable_variables();
-        if params.iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
-            return self.diverged(f64::NAN);
-        }
         tch::no_grad(|| {
             for (b, p) in self.backup.iter_mut().zip(&params) {
                 b.copy_(p);
             }
         });
+        self.model.config.energy_optim.step(&mut self.opt, &loss);
+        if params.iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
+            return self.diverged(f64::NAN);
+        }
         self.iterations += 1;
         Ok(value)
     }

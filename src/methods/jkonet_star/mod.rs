@@ -99,7 +99,7 @@ impl Default for StarConfig {
         StarConfig {
             coupling: CouplingKind::Exact,
             block: 2000,
-            epsilon: 0.01,
+            epsilon: 0.1,
             gmm_components: 10,
             predict: PredictRule::Auto,
             poly_degree: 4,
@@ -230,7 +230,7 @@ pub fn predict_step(model: &Model, k: usize, x: ArrayView2<f64>) -> Result<Array
     // O(n²) network pass per fixed-point iteration would cost 50× more for a change of O(τ²).
     let mut base = x0.shallow_clone();
     if let Some(g) = energy.interaction_field(&x0, &x0) {
-        base = base - g * tau;
+        base -= g * tau;
     }
     let step = |p: &Tensor| -> Tensor {
         match energy.grad_potential(p, tf) {

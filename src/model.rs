@@ -200,6 +200,12 @@ impl Model {
         if opts.iterations == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
             return Err(Error::invalid_argument("JKO step: iterations ≥ 1 and lr > 0 are required"));
         }
+        if self.config.method == Method::JKOnet {
+            // JKOnet's own step solver: a fresh ICNN, as in its training and one-step prediction.
+            let t_feat = self.axis.feature(t_from + tau);
+            let (tau_n, iters) = (tau / self.axis.scale, opts.iterations);
+            return crate::methods::jkonet::solve_frozen(self, x, tau_n, t_feat, iters, Some(opts.lr), opts.seed);
+        }
         let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
         let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device, opts.seed)?;
         let mut opt =

@@ -465,3 +465,135 @@ pub fn predict_step(model: &Model, k: usize, x: ArrayView2<f64>) -> Result<Array
         predict_seed(model.config.seed, k),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::energy::{Energy, EnergyConfig};
+    use tch::{Device, Kind};
+
+    /// A tiny double-precision problem: energy, source cloud, target cloud, inner settings.
+    fn tiny(steps: usize, unroll: Option<usize>) -> (Energy, Tensor, Tensor, InnerSettings) {
+        let cfg = EnergyConfig { hidden: vec![8], ..EnergyConfig::default() };
+        let mut energy = Energy::new(&cfg, 2, Device::Cpu, 7).unwrap();
+        energy.vs.double();
+        tch::manual_seed(11);
+        let x = Tensor::randn([12, 2], (Kind::Double, Device::Cpu));
+        let target = Tensor::randn([10, 2], (Kind::Double, Device::Cpu)) * 0.5 + 0.7;
+        let s = InnerSettings {
+            shape: IcnnShape { dim: 2, hidden: vec![8, 8] },
+            steps,
+            lr: 0.01,
+            beta1: 0.5,
+            beta2: 0.9,
+            cvx_reg: 0.3,
+            init_std: 0.1,
+            unroll,
+        };
+        (energy, x, target, s)
+    }
+
+    const OPTS: SinkhornOptions = SinkhornOptions { epsilon: 1.0, max_iter: 20000, tolerance: 1e-13 };
+
+    fn outer_value(energy: &Energy, s: &InnerSettings, x: &Tensor, target: &Tensor) -> f64 {
+        let s = InnerSettings { unroll: Some(0), ..s.clone() };
+        let y = inner::solve(energy, &s, x, 0.5, 0.0, 3).y;
+        sinkhorn_divergence(&y, target, &OPTS).unwrap().double_value(&[])
+    }
+
+    /// ∂(outer)/∂ξ from the traced solve, for every energy variable (sorted by name).
+    fn hypergradient(energy: &Energy, s: &InnerSettings, x: &Tensor, target: &Tensor) -> Vec<(String, Tensor)> {
+        let mut vars: Vec<(String, Tensor)> = energy.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, v) in &vars {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        let solved = inner::solve(energy, s, x, 0.5, 0.0, 3);
+        let y = solved.y.set_requires_grad(true);
+        let loss = sinkhorn_divergence(&y, target, &OPTS).unwrap();
+        let y_bar = Tensor::run_backward(&[loss], &[&y], false, false).pop().unwrap();
+        inner::backprop(energy, s, solved.trace.as_ref().unwrap(), &y_bar);
+        // The output bias of V shifts the energy by a constant: it gets no gradient at all.
+        vars.into_iter()
+            .map(|(n, v)| {
+                let g = v.grad();
+                (n, if g.defined() { g.copy() } else { v.zeros_like() })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unrolled_hypergradient_matches_finite_differences() {
+        let (energy, x, target, s) = tiny(6, None);
+        let grads = hypergradient(&energy, &s, &x, &target);
+        let vars = energy.vs.variables();
+        let h = 1e-6;
+        let mut checked = 0;
+        for (name, g) in &grads {
+            let var = &vars[name];
+            let index: Vec<i64> = var.size().iter().map(|_| 0).collect();
+            let original = var.double_value(&index);
+            let bump = |value: f64| {
+                tch::no_grad(|| {
+                    let _ = var.shallow_clone().view([-1]).get(0).fill_(value);
+                });
+                outer_value(&energy, &s, &x, &target)
+            };
+            let fd = (bump(original + h) - bump(original - h)) / (2.0 * h);
+            bump(original);
+            let a = g.double_value(&index);
+            assert!(
+                (fd - a).abs() < 1e-5 * (1.0 + fd.abs()) + 1e-3 * fd.abs(),
+                "{name}[0]: unrolled {a:e} vs finite difference {fd:e}"
+            );
+            if fd.abs() > 1e-6 {
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "the outer loss should depend on the energy parameters");
+    }
+
+    #[test]
+    fn unrolling_every_step_is_the_full_hypergradient() {
+        let (energy, x, target, s) = tiny(30, None);
+        let flat = |g: Vec<(String, Tensor)>| Tensor::cat(&g.iter().map(|(_, t)| t.view([-1])).collect::<Vec<_>>(), 0);
+        let full = flat(hypergradient(&energy, &s, &x, &target));
+        let all = flat(hypergradient(&energy, &InnerSettings { unroll: Some(30), ..s.clone() }, &x, &target));
+        // Unrolling every step is the full gradient.
+        assert!((&full - &all).abs().max().double_value(&[]) < 1e-12);
+        for l in [1, 5, 10, 20, 29] {
+            let short = flat(hypergradient(&energy, &InnerSettings { unroll: Some(l), ..s.clone() }, &x, &target));
+            let cos = (&full * &short).sum(Kind::Double) / (full.norm() * short.norm());
+            println!("unroll {l}/30: cosine to the full hypergradient {:.3}", cos.double_value(&[]));
+        }
+    }
+
+    #[test]
+    fn options_round_trip_and_reject_bad_values() {
+        let mut c = TrainConfig::default();
+        for (k, v) in [
+            ("jkonet_outer", "entropic"),
+            ("jkonet_update", "summed"),
+            ("jkonet_icnn_hidden", "16,8"),
+            ("jkonet_unroll", "10"),
+            ("jkonet_teacher_forcing", "false"),
+        ] {
+            c.set(k, v).unwrap();
+            assert_eq!(c.get(k).unwrap(), v);
+        }
+        for (k, v) in [
+            ("jkonet_outer", "w2"),
+            ("jkonet_epsilon", "0"),
+            ("jkonet_inner_steps", "0"),
+            ("jkonet_inner_beta1", "1"),
+            ("jkonet_cvx_reg", "-1"),
+            ("jkonet_update", "sometimes"),
+        ] {
+            let e = c.set(k, v).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{k}={v}");
+        }
+    }
+}

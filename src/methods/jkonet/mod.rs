@@ -172,19 +172,19 @@ impl KeyedOptions for JkonetConfig {
 
     fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::invalid_argument(format!("JKOnet option {what}")));
-        if !(self.init_std > 0.0) {
+        if self.init_std <= 0.0 || self.init_std.is_nan() {
             return bad("jkonet_init_std must be > 0");
         }
-        if !(self.inner_lr > 0.0) {
+        if self.inner_lr <= 0.0 || self.inner_lr.is_nan() {
             return bad("jkonet_inner_lr must be > 0");
         }
         if !((0.0..1.0).contains(&self.inner_beta1) && (0.0..1.0).contains(&self.inner_beta2)) {
             return bad("jkonet_inner_beta1 and jkonet_inner_beta2 must lie in [0, 1)");
         }
-        if !(self.cvx_reg >= 0.0) {
+        if self.cvx_reg < 0.0 || self.cvx_reg.is_nan() {
             return bad("jkonet_cvx_reg must be ≥ 0");
         }
-        if !(self.epsilon > 0.0) {
+        if self.epsilon <= 0.0 || self.epsilon.is_nan() {
             return bad("jkonet_epsilon must be > 0");
         }
         Ok(())

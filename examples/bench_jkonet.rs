@@ -7,7 +7,10 @@
 //!
 //! cargo run --release --example bench_jkonet -- task=quadratic|styblinski|semicircle|eb [epochs=N]
 //!     [seeds=0,1,2] [device=cpu|cuda] [n=points per snapshot] [data=<dir of eb_pca5>]
-//!     [eval_every=E] [key=value … any TrainConfig key]
+//!     [eval_every=E] [budget_s=S] [key=value … any TrainConfig key]
+//!
+//! `budget_s` stops each seed's training after the first epoch that ends past S seconds (the
+//! report then says how many epochs ran), so a run fits a time slot on an unknown machine.
 //!
 //! Defaults: method=jkonet, energy Adam lr 1e-3, β (0.5, 0.9), clip 10 (spec §6.1), batch 250.
 
@@ -100,6 +103,7 @@ fn main() -> ijkonet::Result<()> {
     let mut task = "quadratic".to_string();
     let mut n = 1000usize;
     let mut eval_every = 0usize;
+    let mut budget: Option<f64> = None;
     let mut data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
@@ -108,6 +112,7 @@ fn main() -> ijkonet::Result<()> {
             "task" => task = v.to_string(),
             "n" => n = v.parse().expect("n"),
             "eval_every" => eval_every = v.parse().expect("eval_every"),
+            "budget_s" => budget = Some(v.parse().expect("budget_s")),
             "data" => data_dir = PathBuf::from(v),
             _ => config.set(k, v)?,
         }
@@ -155,7 +160,7 @@ fn main() -> ijkonet::Result<()> {
         let start = Instant::now();
         let mut trainer = methods::trainer(&c, &train)?;
         let eval = (eval_every > 0).then_some((&test, eval_every));
-        trainer.train(c.epochs, eval, &mut |p| {
+        let trained = trainer.train(c.epochs, eval, &mut |p| {
             eprintln!(
                 "  seed {seed} epoch {:>4}: outer {:.4} inner {:+.4}{}  ({:.1} s)",
                 p.epoch,
@@ -164,10 +169,19 @@ fn main() -> ijkonet::Result<()> {
                 p.metric.map_or(String::new(), |m| format!(" one-step W1 {m:.4}")),
                 start.elapsed().as_secs_f64()
             );
-            ControlFlow::Continue(())
-        })?;
+            if budget.is_some_and(|b| start.elapsed().as_secs_f64() > b) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        match trained {
+            Err(e) if e.kind() != ijkonet::ErrorKind::Cancelled => return Err(e),
+            _ => {}
+        }
         let secs = start.elapsed().as_secs_f64();
-        let per_epoch = secs / c.epochs.max(1) as f64;
+        let epochs_run = trainer.model().epochs_done();
+        let per_epoch = secs / epochs_run.max(1) as f64;
         let model = trainer.model();
         let w = model.one_step_w1(&test)?;
         let base: Vec<f64> = (0..test.len() - 1)
@@ -185,7 +199,7 @@ fn main() -> ijkonet::Result<()> {
         let (m, s) = mean_std(&w);
         println!(
             "seed {seed}: one-step W1 {:?} mean {m:.3} ± {s:.3} (over steps); no-motion {:?}; {secs:.1} s, \
-             {per_epoch:.2} s/epoch ({} iterations/epoch){}",
+             {epochs_run} epochs, {per_epoch:.2} s/epoch ({} iterations/epoch){}",
             w.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
             base.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
             trainer.iterations_per_epoch(),

@@ -4,6 +4,19 @@
 //! One training iteration draws a batch per snapshot; for each transition k it solves the JKO step
 //! from batch k ([`inner::solve`]), scores the prediction against batch k+1 with a Sinkhorn loss and
 //! differentiates that loss through the inner Adam updates into the energy parameters.
+//!
+//! Deliberate choices where the reference code and paper differ or have quirks (spec §14):
+//! - ψ is re-initialised for every transition from its own seed (derived from the run seed, the
+//!   iteration and k); the reference reuses one key for all transitions of a batch, which
+//!   correlates their solves for no benefit. Predictions use a fixed seed per step (deterministic).
+//! - The inner objective uses means and 1/(2τ_k) with the real step τ_k of the time axis (paper
+//!   eq. 9), not the reference's sums with 1/τ.
+//! - The prediction is the map after the last inner update (the reference's is one update stale).
+//! - Outer loss: the paper's debiased Sinkhorn divergence by default (`jkonet_outer=entropic` gives
+//!   the reference code's biased cost); teacher forcing on (the paper's training protocol); one
+//!   energy update per transition (the reference; `jkonet_update=summed` for one per iteration).
+//! - The energy is trained in place, without the EMA that iJKOnet keeps (`energy_ema` and the
+//!   `map_*` keys do not apply); the internal energy U is refused (it would need log det ∇²ψ).
 
 pub mod icnn;
 pub mod inner;

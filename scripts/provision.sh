@@ -4,6 +4,19 @@
 # Prints the libtorch directory (the torch package folder, with lib/ and include/) on stdout.
 set -euo pipefail
 
+# System BLAS/LAPACK for ndarray-linalg (JKOnet*_l closed form): Debian's OpenBLAS, installed once.
+_missing=""
+for _pkg in libopenblas-dev liblapack-dev; do
+    dpkg -s "$_pkg" >/dev/null 2>&1 || _missing="$_missing $_pkg"
+done
+if [ -n "$_missing" ]; then
+    echo "provision: installing$_missing (apt)" >&2
+    _sudo=""
+    [ "$(id -u)" -eq 0 ] || _sudo="sudo"
+    $_sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq $_missing >&2
+fi
+
 TORCH_VERSION="2.11.0"
 CACHE_DIR="${IJKONET_CACHE_DIR:-$HOME/.cache/ijkonet}"
 VENV="$CACHE_DIR/torch-$TORCH_VERSION"

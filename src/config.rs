@@ -162,7 +162,7 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
     }
 }
 
-fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
+pub(crate) fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
     let layers: Vec<i64> = value
         .split([',', 'x', ' '])
         .filter(|s| !s.is_empty())
@@ -184,7 +184,7 @@ fn parse_activation(key: &str, value: &str) -> Result<Activation> {
     })
 }
 
-fn fmt_layers(l: &[i64]) -> String {
+pub(crate) fn fmt_layers(l: &[i64]) -> String {
     l.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
 }
 

@@ -6,6 +6,7 @@
 //! dX = −∇V_user dt − (∇W_user ∗ ρ) dt + √(2 θ₃,user) dB with t in the user's unit.
 
 use crate::error::{Error, Result};
+use crate::methods::jkonet_star::linear::{FeatureSpec, LinearEnergy};
 use crate::nn::{Activation, Mlp};
 use std::fmt;
 use std::str::FromStr;
@@ -116,6 +117,8 @@ pub struct Energy {
     interaction: Option<Mlp>,
     /// θ₃ = softplus(raw) ≥ 0.
     theta3_raw: Option<Tensor>,
+    /// JKOnet*_l: V, W and θ₃ linear in fixed features instead of the networks above.
+    pub(crate) linear: Option<LinearEnergy>,
 }
 
 fn inverse_softplus(y: f64) -> f64 {
@@ -156,7 +159,65 @@ impl Energy {
             .internal
             .then(|| root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32])));
         crate::nn::init_uniform(&vs, seed);
-        Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw })
+        Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw, linear: None })
+    }
+
+    /// A linear-in-features energy (JKOnet*_l), all coefficients zero until fitted.
+    pub fn new_linear(config: &EnergyConfig, spec: FeatureSpec, dim: usize, device: Device) -> Result<Energy> {
+        let v = config.variant;
+        if !(v.potential || v.interaction || v.internal) {
+            return Err(Error::invalid_argument("the energy needs at least one of V, W, U"));
+        }
+        if v.time_varying {
+            return Err(Error::invalid_argument(
+                "the linear JKOnet* energy has no time-varying potential (t,V); use method jkonet_star",
+            ));
+        }
+        let mut vs = nn::VarStore::new(device);
+        // The closed form is solved in f64; keep its coefficients in f64 too (files store f32).
+        vs.set_kind(tch::Kind::Double);
+        let linear = LinearEnergy::new(&(vs.root() / "linear"), spec, dim, v.potential, v.interaction, v.internal)?;
+        Ok(Energy {
+            vs,
+            config: config.clone(),
+            dim: dim as i64,
+            potential: None,
+            interaction: None,
+            theta3_raw: None,
+            linear: Some(linear),
+        })
+    }
+
+    /// Whether a potential term V is present (network or linear).
+    pub fn has_potential(&self) -> bool {
+        self.potential.is_some() || self.linear.as_ref().is_some_and(|l| l.theta_v.is_some())
+    }
+
+    /// Whether an interaction term W is present (network or linear).
+    pub fn has_interaction(&self) -> bool {
+        self.interaction.is_some() || self.linear.as_ref().is_some_and(|l| l.theta_w.is_some())
+    }
+
+    /// ∇ₓV(x_i, t_i) per row as a differentiable function of the parameters (MLP energies), from
+    /// the network's explicit input gradient: a loss on it needs only an ordinary backward.
+    pub(crate) fn grad_potential_graph(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
+        let net = self.potential.as_ref()?;
+        Some(if self.config.variant.time_varying {
+            let input = Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1);
+            net.input_gradient(&input).narrow(1, 0, self.dim)
+        } else {
+            net.input_gradient(x)
+        })
+    }
+
+    /// (∇W(y_i − y_j))_{ij} over all pairs of a cloud y (m × m × d), differentiable in the
+    /// parameters (MLP energies). The symmetrised ∇W(z) = ½(∇w(z) − ∇w(−z)) with z_ji = −z_ij is
+    /// ½(G − Gᵀ) for G_ij = ∇w(y_i − y_j): one network pass over the pairs instead of two.
+    pub(crate) fn pairwise_interaction_graph(&self, y: &Tensor) -> Option<Tensor> {
+        let net = self.interaction.as_ref()?;
+        let (m, d) = (y.size()[0], y.size()[1]);
+        let g = net.input_gradient(&(y.unsqueeze(1) - y.unsqueeze(0)).reshape([m * m, d])).reshape([m, m, d]);
+        Some((&g - g.transpose(0, 1)) * 0.5)
     }
 
     pub fn dim(&self) -> usize {
@@ -177,6 +238,9 @@ impl Energy {
 
     /// V(x_i, t_i) with a per-row time feature column (n×1).
     pub fn potential_rows(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
+        if let Some(lin) = &self.linear {
+            return lin.potential(x);
+        }
         self.potential.as_ref().map(|net| {
             let input = if self.config.variant.time_varying {
                 Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1)
@@ -203,7 +267,7 @@ impl Energy {
         if let Some(v) = self.potential_rows(x, t_col) {
             total += (v * weight).sum(x.kind());
         }
-        if self.interaction.is_some() {
+        if self.has_interaction() {
             for xk in x.split_with_sizes(sizes, 0) {
                 let n = xk.size()[0];
                 let z = (xk.unsqueeze(1) - xk.unsqueeze(0)).reshape([n * n, self.dim]);
@@ -219,11 +283,17 @@ impl Energy {
 
     /// Symmetrised interaction kernel W(z) = ½(w(z) + w(−z)) per row of z.
     pub fn interaction_kernel(&self, z: &Tensor) -> Option<Tensor> {
+        if let Some(lin) = &self.linear {
+            return Some((lin.kernel(z)? + lin.kernel(&-z)?) * 0.5);
+        }
         self.interaction.as_ref().map(|net| ((net.forward(z) + net.forward(&-z)) * 0.5).squeeze_dim(1))
     }
 
     /// θ₃ as a scalar tensor (network units), if learned.
     pub fn theta3(&self) -> Option<Tensor> {
+        if let Some(lin) = &self.linear {
+            return lin.theta3();
+        }
         self.theta3_raw.as_ref().map(|r| r.softplus().squeeze())
     }
 
@@ -238,7 +308,9 @@ impl Energy {
 
     /// ∇ₓV(x, t) (n×d, network units), detached.
     pub fn grad_potential(&self, x: &Tensor, t: f64) -> Option<Tensor> {
-        self.potential.as_ref()?;
+        if !self.has_potential() {
+            return None;
+        }
         let xg = x.detach().set_requires_grad(true);
         let v = self.potential(&xg, t).expect("potential present").sum(x.kind());
         Some(Tensor::run_backward(&[v], &[&xg], false, false).pop().expect("one input"))
@@ -247,7 +319,9 @@ impl Energy {
     /// Interaction drift field (1/M) Σ_j ∇W(x_i − y_j) over a population y (n×d, network units).
     /// Evaluated in chunks of rows to bound memory at n·M·d.
     pub fn interaction_field(&self, x: &Tensor, population: &Tensor) -> Option<Tensor> {
-        self.interaction.as_ref()?;
+        if !self.has_interaction() {
+            return None;
+        }
         let m = population.size()[0];
         let chunk = (1 << 20) / m.max(1) + 1;
         let parts: Vec<Tensor> = x

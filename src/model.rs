@@ -77,7 +77,10 @@ impl Model {
             (n, _) => tch::set_num_threads(n as i32),
         }
         let axis = TimeAxis::new(times)?;
-        let energy = Energy::new(&config.energy, dim, device, config.seed)?;
+        let energy = match config.method {
+            Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
+            _ => Energy::new(&config.energy, dim, device, config.seed)?,
+        };
         let maps = match config.method {
             Method::IJKOnet => {
                 Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
@@ -199,6 +202,12 @@ impl Model {
         }
         if opts.iterations == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
             return Err(Error::invalid_argument("JKO step: iterations ≥ 1 and lr > 0 are required"));
+        }
+        if self.config.method == Method::JKOnet {
+            // JKOnet's own step solver: a fresh ICNN, as in its training and one-step prediction.
+            let t_feat = self.axis.feature(t_from + tau);
+            let (tau_n, iters) = (tau / self.axis.scale, opts.iterations);
+            return crate::methods::jkonet::solve_frozen(self, x, tau_n, t_feat, iters, Some(opts.lr), opts.seed);
         }
         let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
         let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device, opts.seed)?;

@@ -23,6 +23,24 @@ impl Activation {
             Activation::Silu => x.silu(),
         }
     }
+    /// The derivative at the pre-activation z (elementwise).
+    pub fn derivative(self, z: &Tensor) -> Tensor {
+        match self {
+            Activation::Softplus => z.sigmoid(),
+            Activation::Selu => {
+                // selu(z) = λz (z > 0), λα(eᶻ − 1) (z ≤ 0).
+                let (lambda, alpha) = (1.050_700_987_355_480_5, 1.673_263_242_354_377_3);
+                let pos = z.gt(0.0).to_kind(z.kind());
+                (&pos + (z.exp() * alpha) * (1.0 - &pos)) * lambda
+            }
+            Activation::Relu => z.gt(0.0).to_kind(z.kind()),
+            Activation::Tanh => 1.0 - z.tanh().square(),
+            Activation::Silu => {
+                let s = z.sigmoid();
+                &s * (1.0 + z * (1.0 - &s))
+            }
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Activation::Softplus => "softplus",
@@ -70,6 +88,32 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The gradient of the summed first output with respect to the input, per row (n × input),
+    /// written as plain tensor ops (chain rule through the layers) rather than autograd: training
+    /// losses on ∇f then need one ordinary backward instead of a double backward, which on small
+    /// CPU batches is several times cheaper.
+    pub fn input_gradient(&self, x: &Tensor) -> Tensor {
+        let n = self.layers.len();
+        let mut h = x.shallow_clone();
+        let mut slopes = Vec::with_capacity(n - 1);
+        for layer in &self.layers[..n - 1] {
+            let z = layer.forward(&h);
+            slopes.push(self.activation.derivative(&z));
+            h = self.activation.apply(&z);
+        }
+        // Row vector of the output layer's first unit, broadcast over the batch.
+        let mut g = self.layers[n - 1].ws.narrow(0, 0, 1);
+        for (layer, slope) in self.layers[..n - 1].iter().zip(&slopes).rev() {
+            g = (g * slope).matmul(&layer.ws);
+        }
+        if g.size()[0] == 1 {
+            g = g.expand([x.size()[0], x.size()[1]], false);
+        }
+        g
+    }
+}
+
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Tensor {
         let n = self.layers.len();
@@ -114,4 +158,26 @@ pub fn init_uniform(vs: &nn::VarStore, seed: u64) {
             var.shallow_clone().copy_(&src);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn explicit_input_gradient_matches_autograd_for_every_activation() {
+        for act in [Activation::Softplus, Activation::Selu, Activation::Relu, Activation::Tanh, Activation::Silu] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let mlp = Mlp::new(&vs.root(), 3, &[16, 8], 1, act);
+            init_uniform(&vs, 3);
+            let x = Tensor::randn([20, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let y = mlp.forward(&x).sum(Kind::Float);
+            let auto = Tensor::run_backward(&[y], &[&x], false, false).pop().unwrap();
+            let explicit = mlp.input_gradient(&x.detach());
+            let err = (&auto - &explicit).abs().max().double_value(&[]);
+            let scale = auto.abs().max().double_value(&[]);
+            assert!(err <= 1e-5 * scale.max(1.0), "{act:?}: max deviation {err} (scale {scale})");
+        }
+    }
 }

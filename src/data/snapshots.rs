@@ -194,6 +194,41 @@ impl Snapshots {
         }
         Ok((Snapshots { snapshots: train }, Snapshots { snapshots: test }))
     }
+
+    /// Split by trajectory for paired data (row i of every snapshot is the same particle): one
+    /// seeded permutation of the row indices sends the same `test_fraction` of particles to the
+    /// test set at every time, keeping the pairing on both sides (the JKOnet* reference's default).
+    pub fn split_paired(&self, test_fraction: f64, seed: u64) -> Result<(Snapshots, Snapshots)> {
+        let n = self.snapshots[0].len();
+        if self.snapshots.iter().any(|s| s.len() != n) {
+            return Err(Error::invalid_data(format!(
+                "a split by trajectory needs equal snapshot sizes, got {:?}",
+                self.sizes()
+            )));
+        }
+        if !(test_fraction > 0.0 && test_fraction < 1.0) {
+            return Err(Error::invalid_argument(format!(
+                "test fraction must lie strictly between 0 and 1, got {test_fraction}"
+            )));
+        }
+        let n_test = (n as f64 * test_fraction).round() as usize;
+        if n_test < 2 || n - n_test < 2 {
+            return Err(Error::invalid_data(format!(
+                "{n} trajectories: a {test_fraction} split leaves fewer than 2 on one side"
+            )));
+        }
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let (te, tr) = perm.split_at(n_test);
+        let part = |idx: &[usize]| Snapshots {
+            snapshots: self
+                .snapshots
+                .iter()
+                .map(|s| Snapshot { time: s.time, points: s.points.select(Axis(0), idx) })
+                .collect(),
+        };
+        Ok((part(tr), part(te)))
+    }
 }
 
 impl<'a> IntoIterator for &'a Snapshots {

@@ -1,0 +1,193 @@
+//! Input-convex network ψ in functional form: the parameters are a plain `Vec<Tensor>` so the inner
+//! optimiser can update them with differentiable tensor arithmetic (the outer gradient flows through
+//! the updates). Architecture and initialisation as the JKOnet reference (spec §2):
+//!
+//! z₀ = σ(W₀ˣx + b₀)², zᵢ = σ(softplus(Kᵢ) zᵢ₋₁ + Wᵢˣx + bᵢ), ψ(x) = softplus(K_out) z_{L−1} + W_outˣ x,
+//!
+//! with σ the leaky ReLU (slope 0.01). Non-negative z-weights and convex non-decreasing activations
+//! make ψ convex, so ∇ψ is a monotone (optimal-transport) map. The reference's output bias is
+//! dropped: it does not change ∇ψ, and an input that receives no gradient would make the unrolled
+//! Adam's √v̂ non-differentiable at 0.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use tch::{Device, Kind, Tensor};
+
+const SLOPE: f64 = 0.01;
+
+/// Shapes of an ICNN for input dimension `dim` and hidden widths `hidden`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcnnShape {
+    pub dim: i64,
+    pub hidden: Vec<i64>,
+}
+
+impl IcnnShape {
+    /// Parameter shapes in storage order: (Wᵢˣ, bᵢ) for each hidden layer, W_outˣ, then the raw
+    /// z-kernels K₁ … K_{L−1}, K_out.
+    fn shapes(&self) -> Vec<Vec<i64>> {
+        let mut s = Vec::new();
+        for &h in &self.hidden {
+            s.push(vec![h, self.dim]);
+            s.push(vec![h]);
+        }
+        s.push(vec![1, self.dim]);
+        for w in self.hidden.windows(2) {
+            s.push(vec![w[1], w[0]]);
+        }
+        s.push(vec![1, *self.hidden.last().expect("at least one hidden layer")]);
+        s
+    }
+
+    /// Fresh parameters: every kernel (including the raw z-kernels, before softplus) drawn from
+    /// N(0, std²) from a seeded stream, biases zero. Leaf tensors that require grad.
+    pub fn init(&self, std: f64, seed: u64, kind: Kind, device: Device) -> Vec<Tensor> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0.0, std).expect("positive std");
+        self.shapes()
+            .into_iter()
+            .map(|shape| {
+                let count: i64 = shape.iter().product();
+                let values: Vec<f64> = if shape.len() == 1 {
+                    vec![0.0; count as usize]
+                } else {
+                    (0..count).map(|_| normal.sample(&mut rng)).collect()
+                };
+                Tensor::from_slice(&values)
+                    .view(shape.as_slice())
+                    .to_kind(kind)
+                    .to_device(device)
+                    .set_requires_grad(true)
+            })
+            .collect()
+    }
+
+    /// Number of scalar parameters.
+    pub fn numel(&self) -> i64 {
+        self.shapes().iter().map(|s| s.iter().product::<i64>()).sum()
+    }
+}
+
+/// ψ(x) per row (n), for parameters laid out as [`IcnnShape::init`] makes them.
+pub fn psi(shape: &IcnnShape, params: &[Tensor], x: &Tensor) -> Tensor {
+    let l = shape.hidden.len();
+    let (wx, rest) = params.split_at(2 * l);
+    let w_out = &rest[0];
+    let kz = &rest[1..];
+    let mut z = x.linear(&wx[0], Some(&wx[1])).leaky_relu_scaled(SLOPE).square();
+    for i in 1..l {
+        let pre = z.matmul(&kz[i - 1].softplus().tr()) + x.linear(&wx[2 * i], Some(&wx[2 * i + 1]));
+        z = pre.leaky_relu_scaled(SLOPE);
+    }
+    (z.matmul(&kz[l - 1].softplus().tr()) + x.matmul(&w_out.tr())).squeeze_dim(1)
+}
+
+trait LeakyScaled {
+    fn leaky_relu_scaled(&self, slope: f64) -> Tensor;
+}
+
+impl LeakyScaled for Tensor {
+    /// max(x, slope·x) for 0 < slope < 1, written with elementwise ops that have higher derivatives.
+    fn leaky_relu_scaled(&self, slope: f64) -> Tensor {
+        self.maximum(&(self * slope))
+    }
+}
+
+/// ∇ψ(x) (n×d), differentiable with respect to the parameters (and again, for the unrolled outer
+/// gradient). `x` must require grad; the graph of ψ is kept.
+pub fn grad_psi(shape: &IcnnShape, params: &[Tensor], x: &Tensor) -> Tensor {
+    let s = psi(shape, params, x).sum(x.kind());
+    Tensor::run_backward(&[s], &[x], true, true).pop().expect("one input")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> IcnnShape {
+        IcnnShape { dim: 3, hidden: vec![16, 16, 8] }
+    }
+
+    #[test]
+    fn parameter_count_matches_the_reference_layout() {
+        // d = 2, [64, 64]: Wˣ 2·(64·2 + 64) + 2, K 64·64 + 64 = 4546 (the reference's 4547 less the
+        // dropped output bias).
+        assert_eq!(IcnnShape { dim: 2, hidden: vec![64, 64] }.numel(), 4546);
+    }
+
+    #[test]
+    fn psi_is_convex_along_random_segments() {
+        let s = shape();
+        let p = s.init(0.5, 3, Kind::Double, Device::Cpu);
+        tch::manual_seed(0);
+        let a = Tensor::randn([200, 3], (Kind::Double, Device::Cpu)) * 2.0;
+        let b = Tensor::randn([200, 3], (Kind::Double, Device::Cpu)) * 2.0;
+        let f = |x: &Tensor| tch::no_grad(|| psi(&s, &p, x));
+        for lam in [0.1, 0.3, 0.5, 0.77] {
+            let mid = f(&(&a * lam + &b * (1.0 - lam)));
+            let chord = f(&a) * lam + f(&b) * (1.0 - lam);
+            let worst = (mid - chord).max().double_value(&[]);
+            assert!(worst <= 1e-10, "ψ(λa+(1−λ)b) exceeds the chord by {worst}");
+        }
+    }
+
+    #[test]
+    fn hessian_is_positive_semidefinite() {
+        let s = shape();
+        let p = s.init(0.5, 4, Kind::Double, Device::Cpu);
+        tch::manual_seed(1);
+        let x = Tensor::randn([5, 3], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let g = grad_psi(&s, &p, &x);
+        for i in 0..5 {
+            // Hessian at x_i, row by row: ∂(∂ψ/∂x_j)/∂x.
+            let rows: Vec<Tensor> = (0..3)
+                .map(|j| {
+                    let gj = g.get(i).get(j);
+                    Tensor::run_backward(&[gj], &[&x], true, false).pop().unwrap().get(i)
+                })
+                .collect();
+            let h = Tensor::stack(&rows, 0);
+            let sym = (&h + h.tr()) * 0.5;
+            assert!((&h - h.tr()).abs().max().double_value(&[]) < 1e-10, "Hessian not symmetric");
+            let eig = sym.linalg_eigvalsh("L");
+            let min = eig.min().double_value(&[]);
+            assert!(min >= -1e-10, "negative Hessian eigenvalue {min}");
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let s = shape();
+        let p = s.init(0.3, 5, Kind::Double, Device::Cpu);
+        tch::manual_seed(2);
+        let x = Tensor::randn([4, 3], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        let g = grad_psi(&s, &p, &x);
+        let h = 1e-6;
+        for i in 0..4 {
+            for j in 0..3 {
+                let bump = |delta: f64| {
+                    let xp = x.detach().copy();
+                    let _ = xp.get(i).get(j).fill_(x.double_value(&[i, j]) + delta);
+                    tch::no_grad(|| psi(&s, &p, &xp)).double_value(&[i])
+                };
+                let fd = (bump(h) - bump(-h)) / (2.0 * h);
+                let a = g.double_value(&[i, j]);
+                assert!((fd - a).abs() < 1e-6 * (1.0 + a.abs()), "({i},{j}): {a} vs {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn initialisation_is_seeded() {
+        let s = shape();
+        let a = s.init(0.1, 9, Kind::Float, Device::Cpu);
+        let b = s.init(0.1, 9, Kind::Float, Device::Cpu);
+        let c = s.init(0.1, 10, Kind::Float, Device::Cpu);
+        assert!(a.iter().zip(&b).all(|(u, v)| u.equal(v)));
+        assert!(!a[0].equal(&c[0]));
+        // Biases start at zero, kernels do not.
+        assert_eq!(a[1].abs().sum(Kind::Float).double_value(&[]), 0.0);
+        assert!(a[0].abs().sum(Kind::Float).double_value(&[]) > 0.0);
+    }
+}

@@ -1,0 +1,191 @@
+//! The inner problem: one JKO step from a cloud X solved by fitting an ICNN ψ_θ with Adam on
+//!
+//! L(θ; ξ) = Ĵ_ξ(T_θ X) + (1/(2τ)) mean ‖x − T_θ(x)‖²,   T_θ(x) = ℓx + ∇ψ_θ(x)
+//!
+//! (paper eq. 9 with means; the reference's 1/τ with sums is the same problem at τ/2).
+//!
+//! The outer gradient is the exact reverse-mode derivative through the unrolled Adam updates, but
+//! computed step by step (as the reference's checkpointed fixed-point loop does): the forward pass
+//! runs without a graph and stores each (θ_t, m_t, v_t); [`backprop`] then walks the updates
+//! backwards, rebuilding one update's graph at a time and pulling the cotangent through it. One
+//! autograd graph over all updates gives the same numbers, but libtorch re-traverses the whole
+//! history at every inner gradient (θ_t is a function of all earlier updates), which made 100
+//! steps cost O(steps²): 2.3 s against 0.3 s here for 250 points in 2-D (measured, see BENCHMARKS).
+
+use super::icnn::{grad_psi, IcnnShape};
+use crate::energy::Energy;
+use tch::Tensor;
+
+/// Settings of one inner solve.
+#[derive(Debug, Clone)]
+pub struct InnerSettings {
+    pub shape: IcnnShape,
+    pub steps: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Strong-convexity residual ℓ: T(x) = ℓx + ∇ψ(x).
+    pub cvx_reg: f64,
+    pub init_std: f64,
+    /// Differentiate through the last `unroll` updates only (the earlier iterate is a constant warm
+    /// start); `None` = every update, the exact unrolled hypergradient; `Some(0)` = no trace.
+    pub unroll: Option<usize>,
+}
+
+/// What [`backprop`] needs to differentiate a solve: the inputs and the optimiser states.
+pub struct Trace {
+    x: Tensor,
+    tau: f64,
+    t_feat: f64,
+    /// Index of the first differentiated update.
+    first: usize,
+    /// (θ_t, m_t, v_t) before each differentiated update t = first..steps.
+    states: Vec<[Vec<Tensor>; 3]>,
+    /// θ after the last update.
+    last: Vec<Tensor>,
+}
+
+/// Result of an inner solve.
+pub struct Solved {
+    /// T_θ(X) after the last update, detached.
+    pub y: Tensor,
+    /// Inner loss before the last update (for monitoring; non-finite when the solve diverged).
+    pub loss: f64,
+    pub trace: Option<Trace>,
+}
+
+const ADAM_EPS: f64 = 1e-8;
+/// Added under the square root of Adam's second moment: √ is not differentiable at 0, and a
+/// parameter whose gradient is exactly 0 would otherwise put 0·∞ = NaN into the outer gradient.
+const EPS_ROOT: f64 = 1e-16;
+
+/// The map T_θ(x) = ℓx + ∇ψ_θ(x) for a constant cloud `x` (differentiable in θ).
+pub fn transport(s: &InnerSettings, params: &[Tensor], x: &Tensor) -> Tensor {
+    let x = x.detach().set_requires_grad(true);
+    let g = grad_psi(&s.shape, params, &x);
+    if s.cvx_reg != 0.0 {
+        g + x.detach() * s.cvx_reg
+    } else {
+        g
+    }
+}
+
+/// The inner objective at T_θ(X), with the energy evaluated at time feature `t_feat`.
+fn objective(energy: &Energy, y: &Tensor, x: &Tensor, tau: f64, t_feat: f64) -> Tensor {
+    let transport = (y - x).square().sum_dim_intlist([1i64].as_slice(), false, y.kind()).mean(y.kind()) / (2.0 * tau);
+    energy.batch_energy(y, t_feat, None) + transport
+}
+
+/// ∇_θ L at `params` (leaves requiring grad), with a graph when `create_graph`.
+fn inner_grad(
+    energy: &Energy,
+    s: &InnerSettings,
+    params: &[Tensor],
+    x: &Tensor,
+    tau: f64,
+    t_feat: f64,
+    create_graph: bool,
+) -> (f64, Vec<Tensor>) {
+    let y = transport(s, params, x);
+    let loss = objective(energy, &y, x, tau, t_feat);
+    let value = loss.double_value(&[]);
+    let grads = Tensor::run_backward(&[loss], params, create_graph, create_graph)
+        .into_iter()
+        .zip(params)
+        // The last hidden bias moves ∇ψ only through σ' (piecewise constant): autograd leaves its
+        // gradient undefined, which is exactly 0.
+        .map(|(g, p)| if g.defined() { g } else { p.zeros_like() })
+        .collect();
+    (value, grads)
+}
+
+/// One Adam update (bias-corrected, step `t` ≥ 1) as tensor arithmetic.
+fn adam(s: &InnerSettings, t: usize, p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor) -> [Tensor; 3] {
+    let (c1, c2) = (1.0 - s.beta1.powi(t as i32), 1.0 - s.beta2.powi(t as i32));
+    let m = m * s.beta1 + g * (1.0 - s.beta1);
+    let v = v * s.beta2 + g.square() * (1.0 - s.beta2);
+    let step = (&m / c1) / ((&v / c2 + EPS_ROOT).sqrt() + ADAM_EPS);
+    [p - step * s.lr, m, v]
+}
+
+fn leaves(v: &[Tensor]) -> Vec<Tensor> {
+    v.iter().map(|t| t.detach().set_requires_grad(true)).collect()
+}
+
+/// Solve the JKO step from `x` (n×d) with step size `tau` (normalised time), starting ψ from
+/// parameters drawn with `seed`. Stops early, with the non-finite loss, when the solve diverges.
+pub fn solve(energy: &Energy, s: &InnerSettings, x: &Tensor, tau: f64, t_feat: f64, seed: u64) -> Solved {
+    let x = x.detach();
+    let mut params = s.shape.init(s.init_std, seed, x.kind(), x.device());
+    let mut m: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+    let mut v: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+    let first = match s.unroll {
+        None => 0,
+        Some(l) => s.steps.saturating_sub(l),
+    };
+    let mut states = Vec::new();
+    let mut loss = f64::NAN;
+    for it in 0..s.steps {
+        let (value, grads) = inner_grad(energy, s, &params, &x, tau, t_feat, false);
+        loss = value;
+        if !value.is_finite() {
+            break;
+        }
+        if it >= first && s.unroll != Some(0) {
+            let keep = |v: &[Tensor]| v.iter().map(Tensor::detach).collect::<Vec<_>>();
+            states.push([keep(&params), keep(&m), keep(&v)]);
+        }
+        let mut next = Vec::with_capacity(params.len());
+        tch::no_grad(|| {
+            for i in 0..params.len() {
+                let [p, mi, vi] = adam(s, it + 1, &params[i].detach(), &grads[i], &m[i], &v[i]);
+                next.push(p.set_requires_grad(true));
+                m[i] = mi;
+                v[i] = vi;
+            }
+        });
+        params = next;
+    }
+    // The map after the last update (the reference returns the pass before it, one update stale).
+    let y = transport(s, &params, &x).detach();
+    let trace =
+        (s.unroll != Some(0) && loss.is_finite()).then(|| Trace { x, tau, t_feat, first, states, last: params });
+    Solved { y, loss, trace }
+}
+
+fn grad_or_zero(t: &Tensor) -> Tensor {
+    let g = t.grad();
+    if g.defined() {
+        g.detach().copy()
+    } else {
+        t.zeros_like()
+    }
+}
+
+/// Pull the cotangent `y_bar` = ∂(outer loss)/∂y back through the traced inner updates and
+/// *accumulate* the resulting gradient into the energy parameters' `.grad` (as `backward` would).
+pub fn backprop(energy: &Energy, s: &InnerSettings, trace: &Trace, y_bar: &Tensor) {
+    let last = leaves(&trace.last);
+    let y = transport(s, &last, &trace.x);
+    (y * y_bar.detach()).sum(y_bar.kind()).backward();
+    let mut p_bar: Vec<Tensor> = last.iter().map(grad_or_zero).collect();
+    let mut m_bar: Vec<Tensor> = last.iter().map(Tensor::zeros_like).collect();
+    let mut v_bar: Vec<Tensor> = last.iter().map(Tensor::zeros_like).collect();
+    for (j, [p, m, v]) in trace.states.iter().enumerate().rev() {
+        let t = trace.first + j + 1;
+        let (p, m, v) = (leaves(p), leaves(m), leaves(v));
+        let (_, grads) = inner_grad(energy, s, &p, &trace.x, trace.tau, trace.t_feat, true);
+        let mut surrogate = Tensor::zeros([], (y_bar.kind(), y_bar.device()));
+        for i in 0..p.len() {
+            let [p1, m1, v1] = adam(s, t, &p[i], &grads[i], &m[i], &v[i]);
+            surrogate += (p1 * &p_bar[i]).sum(y_bar.kind())
+                + (m1 * &m_bar[i]).sum(y_bar.kind())
+                + (v1 * &v_bar[i]).sum(y_bar.kind());
+        }
+        // Accumulates ∂/∂ξ into the energy's .grad and gives the cotangents of (θ_t, m_t, v_t).
+        surrogate.backward();
+        p_bar = p.iter().map(grad_or_zero).collect();
+        m_bar = m.iter().map(grad_or_zero).collect();
+        v_bar = v.iter().map(grad_or_zero).collect();
+    }
+}

@@ -1,0 +1,203 @@
+//! JKOnet end to end on small data: learning, determinism, persistence, failure modes.
+
+use ijkonet::config::TrainConfig;
+use ijkonet::methods::jkonet::JkonetTrainer;
+use ijkonet::methods::{fit, Trainer};
+use ijkonet::metrics::ot::w1;
+use ijkonet::model::Model;
+use ijkonet::{ErrorKind, Snapshots};
+use ndarray::{Array2, ArrayView2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::ops::ControlFlow;
+
+const DT: f64 = 0.05;
+const STRENGTH: f64 = 5.0;
+const CENTRE: [f64; 2] = [1.0, -1.0];
+
+/// ∇V for V(x) = STRENGTH·‖x − c‖²: an attracting quadratic well.
+fn true_grad(x: ArrayView2<f64>) -> Array2<f64> {
+    Array2::from_shape_fn(x.dim(), |(i, j)| 2.0 * STRENGTH * (x[[i, j]] - CENTRE[j]))
+}
+
+/// Unpaired snapshots of x ← x − dt∇V(x) (halving the distance to c per step).
+fn quadratic_snapshots(n: usize, snapshots: usize, seed: u64) -> Snapshots {
+    let clouds = (0..snapshots)
+        .map(|k| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + k as u64);
+            let mut x = Array2::from_shape_fn((n, 2), |_| rng.random_range(-4.0..4.0));
+            for _ in 0..k {
+                x = &x - &(true_grad(x.view()) * DT);
+            }
+            x
+        })
+        .collect();
+    Snapshots::new((0..snapshots).map(|k| k as f64 * DT).collect(), clouds).unwrap()
+}
+
+fn small_config(epochs: usize) -> TrainConfig {
+    let mut c = TrainConfig { epochs, ..TrainConfig::default() };
+    for (k, v) in [
+        ("method", "jkonet"),
+        ("device", "cpu"),
+        ("threads", "1"),
+        ("batch_size", "100"),
+        ("energy_hidden", "16,16"),
+        ("energy_lr", "1e-2"),
+        ("energy_beta1", "0.5"),
+        ("energy_beta2", "0.9"),
+        ("jkonet_icnn_hidden", "16,16"),
+        ("jkonet_inner_steps", "30"),
+        ("jkonet_inner_lr", "0.05"),
+    ] {
+        c.set(k, v).unwrap();
+    }
+    c
+}
+
+fn mean_w1(model: &Model, data: &Snapshots) -> f64 {
+    let w = model.one_step_w1(data).unwrap();
+    w.iter().sum::<f64>() / w.len() as f64
+}
+
+/// Mean cosine between the learned and the true ∇V over the rows of `x`.
+fn cosine(model: &Model, x: ArrayView2<f64>) -> f64 {
+    let learned = model.grad_potential(x, 0.0).unwrap();
+    let truth = true_grad(x);
+    let c: Vec<f64> = learned
+        .outer_iter()
+        .zip(truth.outer_iter())
+        .map(|(a, b)| a.dot(&b) / (a.dot(&a).sqrt() * b.dot(&b).sqrt() + 1e-12))
+        .collect();
+    c.iter().sum::<f64>() / c.len() as f64
+}
+
+#[test]
+fn learns_the_direction_of_a_quadratic_potential() {
+    let data = quadratic_snapshots(200, 3, 1);
+    let test = quadratic_snapshots(200, 3, 2);
+    let untrained = fit(&small_config(0), &data).unwrap();
+    let model = fit(&small_config(40), &data).unwrap();
+    let no_motion: f64 = (0..2)
+        .map(|k| w1(test.get(k).unwrap().points.view(), test.get(k + 1).unwrap().points.view()).unwrap())
+        .sum::<f64>()
+        / 2.0;
+    let (before, after) = (mean_w1(&untrained, &test), mean_w1(&model, &test));
+    let x = test.get(1).unwrap().points.view();
+    let (cos_before, cos_after) = (cosine(&untrained, x), cosine(&model, x));
+    println!(
+        "W1: untrained {before:.3}, trained {after:.3}, no motion {no_motion:.3}; cos {cos_before:.3} → {cos_after:.3}"
+    );
+    // Measured: W1 1.20 untrained, 0.65 trained, 1.29 without motion; cosine 0.60 → 0.71.
+    assert!(after < 0.7 * no_motion, "trained W1 {after} vs no-motion {no_motion}");
+    assert!(after < 0.7 * before, "trained W1 {after} vs untrained {before}");
+    assert!(cos_after > cos_before + 0.05, "cosine to the true ∇V {cos_after} (untrained {cos_before})");
+}
+
+#[test]
+fn seeded_training_is_deterministic_and_seed_sensitive() {
+    let data = quadratic_snapshots(80, 3, 3);
+    let run = |seed: &str| {
+        let mut c = small_config(2);
+        c.set("seed", seed).unwrap();
+        let m = fit(&c, &data).unwrap();
+        let x = data.get(0).unwrap().points.view();
+        (m.grad_potential(x, 0.0).unwrap(), m.push_forward(0, x).unwrap())
+    };
+    let a = run("7");
+    assert_eq!(a, run("7"));
+    let b = run("8");
+    assert_ne!(a.0, b.0);
+    assert_ne!(a.1, b.1);
+}
+
+#[test]
+fn save_then_load_reproduces_predictions_and_queries() {
+    let data = quadratic_snapshots(60, 3, 4);
+    let mut c = small_config(1);
+    c.set("variant", "t,V+W").unwrap();
+    c.set("jkonet_cvx_reg", "0.5").unwrap();
+    let model = fit(&c, &data).unwrap();
+    let dir = std::env::temp_dir().join(format!("ijkonet-jkonet-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    model.save(&path).unwrap();
+    let loaded = Model::load(&path, None).unwrap();
+    assert_eq!(loaded.method().name(), "jkonet");
+    assert_eq!(loaded.config(), model.config());
+    let x = data.get(1).unwrap().points.view();
+    assert_eq!(loaded.push_forward(1, x).unwrap(), model.push_forward(1, x).unwrap());
+    assert_eq!(loaded.grad_potential(x, 0.05).unwrap(), model.grad_potential(x, 0.05).unwrap());
+    assert_eq!(loaded.interaction_field(x, x).unwrap(), model.interaction_field(x, x).unwrap());
+    // A JKOnet model has no learned maps, and off-grid times are solved with its ICNN step.
+    assert_eq!(loaded.maps().err().unwrap().kind(), ErrorKind::State);
+    let opts = ijkonet::model::JkoStepOptions { iterations: 20, ..Default::default() };
+    let y = loaded.predict_at(x, 0.05, 0.07, &opts).unwrap();
+    assert_eq!(y, model.predict_at(x, 0.05, 0.07, &opts).unwrap());
+    assert!(y.iter().all(|v| v.is_finite()));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
+    let data = quadratic_snapshots(60, 3, 5);
+    let mut c = small_config(20);
+    c.set("energy_lr", "1e30").unwrap();
+    c.set("energy_clip", "none").unwrap();
+    let mut t = JkonetTrainer::new(&c, &data).unwrap();
+    let err = t.train(20, None, &mut |_| ControlFlow::Continue(())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Numerical, "{err}");
+    assert!(err.message().contains("last finite parameters"), "{err}");
+    let x = data.get(0).unwrap().points.view();
+    assert!(t.model().grad_potential(x, 0.0).unwrap().iter().all(|v| v.is_finite()));
+    // The trainer refuses to continue from a diverged state.
+    assert_eq!(t.step().unwrap_err().kind(), ErrorKind::State);
+}
+
+#[test]
+fn bad_inputs_are_refused_with_clear_errors() {
+    let data = quadratic_snapshots(40, 3, 6);
+    let mut c = small_config(1);
+    c.set("variant", "V+U").unwrap();
+    let e = JkonetTrainer::new(&c, &data).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("internal energy"), "{e}");
+    let mut other = small_config(1);
+    other.set("method", "ijkonet").unwrap();
+    assert_eq!(JkonetTrainer::new(&other, &data).err().unwrap().kind(), ErrorKind::InvalidArgument);
+
+    let model = fit(&small_config(0), &data).unwrap();
+    let wrong_dim = Array2::<f64>::zeros((4, 3));
+    assert_eq!(model.push_forward(0, wrong_dim.view()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let mut nan = Array2::<f64>::zeros((4, 2));
+    nan[[1, 0]] = f64::NAN;
+    assert_eq!(model.push_forward(0, nan.view()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert!(model.push_forward(2, data.get(0).unwrap().points.view()).is_err());
+    for (k, v) in [("jkonet_outer", "w2"), ("jkonet_epsilon", "-1"), ("jkonet_inner_steps", "0")] {
+        assert_eq!(small_config(1).set(k, v).unwrap_err().kind(), ErrorKind::InvalidArgument, "{k}={v}");
+    }
+}
+
+#[test]
+fn outer_loss_teacher_forcing_and_update_options_change_training() {
+    let data = quadratic_snapshots(60, 3, 7);
+    let x = data.get(0).unwrap().points.view();
+    let run = |extra: &[(&str, &str)]| {
+        let mut c = small_config(1);
+        for (k, v) in extra {
+            c.set(k, v).unwrap();
+        }
+        let mut t = JkonetTrainer::new(&c, &data).unwrap();
+        let (outer, inner) = t.step().unwrap();
+        assert!(outer.is_finite() && inner.is_finite());
+        (outer, t.model().grad_potential(x, 0.0).unwrap())
+    };
+    let base = run(&[]);
+    // The biased entropic cost exceeds the debiased divergence on the same batches.
+    let entropic = run(&[("jkonet_outer", "entropic")]);
+    assert!(entropic.0 > base.0, "entropic {} vs divergence {}", entropic.0, base.0);
+    for extra in [[("jkonet_teacher_forcing", "false")], [("jkonet_update", "summed")], [("jkonet_unroll", "5")]] {
+        let other = run(&extra);
+        assert_ne!(other.1, base.1, "{extra:?} had no effect");
+    }
+}

@@ -2,7 +2,8 @@
 # project's CMakeLists.txt (build tree), which set _ijk_shared_location, _ijk_static_location,
 # _ijk_include_dir and _ijk_libtorch_lib first.
 #   ijkonet::ijkonet         the shared library libijkonet.so (finds libtorch through its RUNPATH)
-#   ijkonet::ijkonet_static  the static library libijkonet.a (links libtorch's shared libraries)
+#   ijkonet::ijkonet_static  the static library libijkonet.a (links libtorch's shared libraries and the
+#                            system OpenBLAS/LAPACK that JKOnet*'s closed form uses)
 if(NOT TARGET ijkonet::ijkonet)
   add_library(ijkonet::ijkonet SHARED IMPORTED GLOBAL)
   set_target_properties(ijkonet::ijkonet PROPERTIES
@@ -26,6 +27,6 @@ if(NOT TARGET ijkonet::ijkonet_static)
     IMPORTED_LINK_INTERFACE_LANGUAGES "C;CXX"
     INTERFACE_INCLUDE_DIRECTORIES "${_ijk_include_dir}"
     # libtorch_cuda registers the CUDA backend when loaded, without symbol references: keep it.
-    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;stdc++;Threads::Threads;dl;m;rt;util"
+    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;openblas;stdc++;Threads::Threads;dl;m;rt;util"
     INTERFACE_LINK_OPTIONS "LINKER:-rpath,${_ijk_libtorch_lib}")
 endif()

@@ -123,3 +123,31 @@ test_that("an interrupt (Ctrl-C, SIGINT) during training cancels it cleanly", {
   expect_lt(epochs_seen, 3)
   expect_silent(fit(m, epochs = 1, progress = FALSE))
 })
+
+test_that("every method trains, predicts and round-trips through the same calls", {
+  d <- tiny_data()
+  x0 <- d$x[d$time == 0, ]
+  extra <- list(
+    ijkonet = list(),
+    jkonet_star = list(star_gmm_components = 2),
+    jkonet_star_linear = list(star_poly_degree = 2, star_rbf_centres = 3),
+    jkonet = list(jkonet_icnn_hidden = 8, jkonet_inner_steps = 3, jkonet_predict_steps = 5)
+  )
+  for (method in names(extra)) {
+    m <- do.call(tiny_model, c(list(method = method), extra[[method]]))
+    fit(m, d$x, d$time, epochs = 2, progress = FALSE)
+    p <- predict(m, x0, step = 1)
+    expect_equal(dim(p), dim(x0), info = method)
+    expect_true(all(is.finite(p)), info = method)
+    expect_true(all(is.finite(grad_potential(m, x0))), info = method)
+    path <- tempfile(fileext = ".safetensors")
+    save_model(m, path)
+    expect_equal(predict(load_model(path), x0, step = 1), p, tolerance = 1e-6, info = method)
+    unlink(path)
+  }
+  # The closed form captures the drift to the right (+0.5 per time unit) in one solve.
+  m <- tiny_model(method = "jkonet_star_linear", star_poly_degree = 2, star_rbf_centres = 3)
+  fit(m, d$x, d$time, epochs = 1, progress = FALSE)
+  shift <- mean(predict(m, x0, step = 1)[, 1] - x0[, 1])
+  expect_gt(shift, 0.2)
+})

@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // Keep the static OpenBLAS's symbols out of executables' dynamic symbol tables: exported, the
+    // executable's sgemm_ would take over libtorch_cpu's own (see .cargo/config.toml).
+    println!("cargo:rustc-link-arg=-Wl,--exclude-libs,libopenblas.a");
     // torch-sys publishes libtorch's lib directory through its `links = "tch"` key.
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib) = env::var("DEP_TCH_LIBTORCH_LIB") {

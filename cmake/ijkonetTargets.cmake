@@ -3,7 +3,7 @@
 # _ijk_include_dir and _ijk_libtorch_lib first.
 #   ijkonet::ijkonet         the shared library libijkonet.so (finds libtorch through its RUNPATH)
 #   ijkonet::ijkonet_static  the static library libijkonet.a (links libtorch's shared libraries and the
-#                            system OpenBLAS/LAPACK that JKOnet*'s closed form uses)
+#                            static system OpenBLAS/LAPACK that JKOnet*'s closed form uses)
 if(NOT TARGET ijkonet::ijkonet)
   add_library(ijkonet::ijkonet SHARED IMPORTED GLOBAL)
   set_target_properties(ijkonet::ijkonet PROPERTIES
@@ -22,11 +22,14 @@ if(NOT TARGET ijkonet::ijkonet_static)
   list(TRANSFORM _ijk_torch_libs PREPEND "${_ijk_libtorch_lib}/lib")
   list(TRANSFORM _ijk_torch_libs APPEND ".so")
   find_package(Threads REQUIRED)
+  # Debian's static OpenBLAS (libopenblas-dev), linked as the Rust build links it (.cargo/config.toml).
+  set(_ijk_openblas "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a")
   set_target_properties(ijkonet::ijkonet_static PROPERTIES
     IMPORTED_LOCATION "${_ijk_static_location}"
     IMPORTED_LINK_INTERFACE_LANGUAGES "C;CXX"
     INTERFACE_INCLUDE_DIRECTORIES "${_ijk_include_dir}"
     # libtorch_cuda registers the CUDA backend when loaded, without symbol references: keep it.
-    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;openblas;stdc++;Threads::Threads;dl;m;rt;util"
-    INTERFACE_LINK_OPTIONS "LINKER:-rpath,${_ijk_libtorch_lib}")
+    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;${_ijk_openblas};gfortran;stdc++;Threads::Threads;dl;m;rt;util"
+    # OpenBLAS's symbols must not be exported from the executable, or they displace libtorch's own BLAS.
+    INTERFACE_LINK_OPTIONS "LINKER:-rpath,${_ijk_libtorch_lib};LINKER:--exclude-libs,libopenblas.a")
 endif()

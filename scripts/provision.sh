@@ -4,9 +4,10 @@
 # Prints the libtorch directory (the torch package folder, with lib/ and include/) on stdout.
 set -euo pipefail
 
-# System BLAS/LAPACK for ndarray-linalg (JKOnet*_l closed form): Debian's OpenBLAS, installed once.
+# System BLAS/LAPACK for ndarray-linalg (JKOnet*_l closed form): Debian's OpenBLAS, linked statically
+# (.cargo/config.toml), and the Fortran runtime its LAPACK needs; installed once.
 _missing=""
-for _pkg in libopenblas-dev liblapack-dev; do
+for _pkg in libopenblas-dev liblapack-dev libgfortran-12-dev; do
     dpkg -s "$_pkg" >/dev/null 2>&1 || _missing="$_missing $_pkg"
 done
 if [ -n "$_missing" ]; then

@@ -302,3 +302,36 @@ fn errors_are_one_line_with_a_non_zero_status() {
     ok(&dir, &["generate", "--particles", "20", "--steps", "3", "-o", "four.npz"]);
     fails(&dir, &["eval", "m.safetensors", "four.npz"], 1, &["4 snapshots", "expects 2"]);
 }
+
+#[test]
+fn train_selects_the_method_and_every_method_predicts_and_evaluates() {
+    let dir = workdir("methods");
+    ok(&dir, &["generate", "--particles", "60", "--steps", "2", "--potential", "styblinski_tang", "-o", "d.npz"]);
+    let extra: &[(&str, &[&str])] = &[
+        ("jkonet_star", &["--set", "star_gmm_components=2"]),
+        ("jkonet_star_linear", &["--set", "star_poly_degree=2", "--set", "star_rbf_centres=3"]),
+        (
+            "jkonet",
+            &["--set", "jkonet_icnn_hidden=8", "--set", "jkonet_inner_steps=3", "--set", "jkonet_predict_steps=5"],
+        ),
+    ];
+    for (method, opts) in extra {
+        let model = format!("{method}.safetensors");
+        let mut args = vec!["train", "d.npz", "-o", model.as_str(), "--method", method, "--test-fraction", "0.5"];
+        args.extend_from_slice(TINY);
+        args.extend_from_slice(opts);
+        let out = ok(&dir, &args);
+        let name = match *method {
+            "jkonet_star" => "JKOnet*_V",
+            "jkonet_star_linear" => "JKOnet*_l_V",
+            _ => "JKOnet_V",
+        };
+        assert!(out.contains(&format!("training {name} ")), "{out}");
+        let loaded = Model::load(dir.join(&model), None).unwrap();
+        assert_eq!(loaded.method().name(), *method);
+        let json = ok(&dir, &["eval", model.as_str(), "d.npz", "--test-fraction", "0.5", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(v["mean"]["w1"].as_f64().is_some_and(f64::is_finite), "{json}");
+    }
+    fails(&dir, &["train", "d.npz", "-o", "z", "--method", "jkonet3"], 1, &["jkonet3"]);
+}

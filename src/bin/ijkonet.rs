@@ -3,6 +3,7 @@
 //! stderr and a non-zero exit status (1 for a failed command, 2 for a bad command line).
 
 use clap::{Args, Parser, Subcommand};
+use ijkonet::config::Method;
 use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
 use ijkonet::methods::{self, Progress};
 use ijkonet::metrics::{bures::bw_uvp, mmd, ot, uvp::l2_uvp};
@@ -438,6 +439,11 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
             .split_once('=')
             .ok_or_else(|| Error::invalid_argument(format!("--set expects key=value, got '{kv}'")))?;
         config.set(k.trim(), v.trim())?;
+    }
+    let epochs_given = a.epochs.is_some() || a.set.iter().any(|kv| kv.trim_start().starts_with("epochs"));
+    if config.method == Method::JKOnetStarLinear && !epochs_given {
+        // The closed form is one solve: further epochs would only repeat it.
+        config.epochs = 1;
     }
     let data = load_data(&a.data)?;
     let truth = read_truth(&a.data.data)?;

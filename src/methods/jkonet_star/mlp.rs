@@ -175,8 +175,13 @@ impl StarTrainer {
                 b.copy_(p);
             }
         });
+        // Non-finite parameters after this update show up as a non-finite loss at the next step,
+        // which restores the copy above; the parameters are scanned (a device sync per tensor)
+        // only at the end of an epoch, so a finished run never hands out non-finite ones.
         self.model.config.energy_optim.step(&mut self.opt, &loss);
-        if params.iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
+        if (self.iterations + 1) % self.iterations_per_epoch() == 0
+            && params.iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0))
+        {
             return self.diverged(f64::NAN);
         }
         self.iterations += 1;

@@ -61,12 +61,7 @@ impl IJKOnetTrainer {
     /// Prepare training on `data` (validated snapshots). Precomputes the data entropies when the
     /// internal energy is learned.
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<IJKOnetTrainer> {
-        if config.method != Method::IJKOnet {
-            return Err(Error::invalid_argument(format!(
-                "the iJKOnet trainer was given a configuration for method '{}'",
-                config.method
-            )));
-        }
+        crate::methods::expect_method(config, Method::IJKOnet)?;
         let mut model = Model::new(config, data.dim(), data.times())?;
         if config.energy.variant.internal {
             model.entropies = data
@@ -248,8 +243,7 @@ impl Trainer for IJKOnetTrainer {
     }
     /// One pass over the largest snapshot in batches.
     fn iterations_per_epoch(&self) -> usize {
-        let largest = self.data.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
-        largest.div_ceil(self.model.config.batch_size).max(1)
+        crate::methods::batches_per_epoch(&self.data, self.model.config.batch_size)
     }
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;

@@ -88,6 +88,25 @@ pub trait Trainer: Send {
     }
 }
 
+/// Refuse a configuration meant for another method (each trainer checks it was given its own).
+pub(crate) fn expect_method(config: &TrainConfig, expected: Method) -> Result<()> {
+    if config.method == expected {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(format!(
+            "the {} trainer was given a configuration for method '{}'",
+            expected.display_name(),
+            config.method
+        )))
+    }
+}
+
+/// Iterations of one epoch for minibatch trainers: one pass over the largest snapshot in batches.
+pub(crate) fn batches_per_epoch(snapshots: &[tch::Tensor], batch_size: usize) -> usize {
+    let largest = snapshots.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
+    largest.div_ceil(batch_size).max(1)
+}
+
 /// A trainer for `config.method` on `data` (validated snapshots).
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
     Ok(match config.method {

@@ -286,12 +286,7 @@ pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer
 
 impl JkonetTrainer {
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<JkonetTrainer> {
-        if config.method != Method::JKOnet {
-            return Err(Error::invalid_argument(format!(
-                "the JKOnet trainer was given a configuration for method '{}'",
-                config.method
-            )));
-        }
+        crate::methods::expect_method(config, Method::JKOnet)?;
         check_variant(config)?;
         let model = Model::new(config, data.dim(), data.times())?;
         let device = model.device;
@@ -420,8 +415,7 @@ impl Trainer for JkonetTrainer {
     }
     /// One pass over the largest snapshot in batches.
     fn iterations_per_epoch(&self) -> usize {
-        let largest = self.data.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
-        largest.div_ceil(self.model.config.batch_size).max(1)
+        crate::methods::batches_per_epoch(&self.data, self.model.config.batch_size)
     }
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;

@@ -37,12 +37,7 @@ fn f64_tensor(a: ndarray::ArrayView2<f64>) -> Tensor {
 
 impl LinearTrainer {
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<LinearTrainer> {
-        if config.method != Method::JKOnetStarLinear {
-            return Err(Error::invalid_argument(format!(
-                "the linear JKOnet* trainer was given a configuration for method '{}'",
-                config.method
-            )));
-        }
+        crate::methods::expect_method(config, Method::JKOnetStarLinear)?;
         let start = std::time::Instant::now();
         let model = Model::new(config, data.dim(), data.times())?;
         let d = data.dim();

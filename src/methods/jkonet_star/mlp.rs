@@ -50,12 +50,7 @@ fn column(v: &[f64], device: tch::Device) -> Tensor {
 impl StarTrainer {
     /// Precompute couplings (and densities for the internal energy) and set up the optimiser.
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<StarTrainer> {
-        if config.method != Method::JKOnetStar {
-            return Err(Error::invalid_argument(format!(
-                "the JKOnet* trainer was given a configuration for method '{}'",
-                config.method
-            )));
-        }
+        crate::methods::expect_method(config, Method::JKOnetStar)?;
         let start = std::time::Instant::now();
         let model = Model::new(config, data.dim(), data.times())?;
         let plans = couplings::compute(data, &config.star, config.seed)?;

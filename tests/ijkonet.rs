@@ -1,39 +1,16 @@
 //! iJKOnet end to end on small data: learning, persistence, determinism, failure modes.
 
+mod common;
+use common::{quadratic_snapshots, true_grad};
 use ijkonet::config::TrainConfig;
 use ijkonet::methods::{fit, ijkonet::IJKOnetTrainer, Trainer};
 use ijkonet::metrics::uvp::relative_l2_error;
 use ijkonet::model::{JkoStepOptions, Model};
 use ijkonet::{ErrorKind, Snapshots};
-use ndarray::{Array2, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use ndarray::Array2;
 use std::ops::ControlFlow;
 
 const DT: f64 = 0.01;
-const STRENGTH: f64 = 5.0;
-const CENTRE: [f64; 2] = [1.0, -1.0];
-
-/// ∇V for V(x) = STRENGTH·‖x − c‖²: an attracting quadratic well.
-fn true_grad(x: ArrayView2<f64>) -> Array2<f64> {
-    Array2::from_shape_fn(x.dim(), |(i, j)| 2.0 * STRENGTH * (x[[i, j]] - CENTRE[j]))
-}
-
-/// Unpaired snapshots of x ← x − dt∇V(x): snapshot k is an independent population moved k steps.
-fn quadratic_snapshots(n: usize, snapshots: usize, seed: u64) -> Snapshots {
-    let clouds = (0..snapshots)
-        .map(|k| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + k as u64);
-            let mut x = Array2::from_shape_fn((n, 2), |_| rng.random_range(-4.0..4.0));
-            for _ in 0..k {
-                x = &x - &(true_grad(x.view()) * DT);
-            }
-            x
-        })
-        .collect();
-    Snapshots::new((0..snapshots).map(|k| k as f64 * DT).collect(), clouds).unwrap()
-}
-
 fn small_config(epochs: usize) -> TrainConfig {
     let mut c = TrainConfig { epochs, ..TrainConfig::default() };
     for (k, v) in
@@ -46,7 +23,7 @@ fn small_config(epochs: usize) -> TrainConfig {
 
 #[test]
 fn learns_the_gradient_of_a_quadratic_potential_from_unpaired_snapshots() {
-    let data = quadratic_snapshots(500, 5, 1);
+    let data = quadratic_snapshots(500, 5, 1, DT);
     let model = fit(&small_config(150), &data).unwrap();
     // Error of ∇V on the snapshots the steps land on (ρ_1..ρ_4), in the user's time unit.
     let (mut learned, mut truth) = (Vec::new(), Vec::new());
@@ -73,7 +50,7 @@ fn learns_the_gradient_of_a_quadratic_potential_from_unpaired_snapshots() {
 
 #[test]
 fn seeded_training_is_deterministic_and_seed_sensitive() {
-    let data = quadratic_snapshots(120, 3, 2);
+    let data = quadratic_snapshots(120, 3, 2, DT);
     let run = |seed: &str| {
         let mut c = small_config(3);
         c.set("seed", seed).unwrap();
@@ -88,7 +65,7 @@ fn seeded_training_is_deterministic_and_seed_sensitive() {
 
 #[test]
 fn save_then_load_reproduces_every_output_exactly() {
-    let data = quadratic_snapshots(100, 3, 3);
+    let data = quadratic_snapshots(100, 3, 3, DT);
     let mut c = small_config(2);
     c.set("variant", "t,V+W+U").unwrap();
     let model = fit(&c, &data).unwrap();
@@ -128,7 +105,7 @@ fn save_then_load_reproduces_every_output_exactly() {
 
 #[test]
 fn queries_reject_bad_points_and_missing_terms() {
-    let data = quadratic_snapshots(60, 3, 4);
+    let data = quadratic_snapshots(60, 3, 4, DT);
     let model = fit(&small_config(1), &data).unwrap();
     let wrong_dim = Array2::<f64>::zeros((4, 3));
     assert_eq!(model.grad_potential(wrong_dim.view(), 0.0).unwrap_err().kind(), ErrorKind::InvalidArgument);
@@ -147,7 +124,7 @@ fn queries_reject_bad_points_and_missing_terms() {
 
 #[test]
 fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
-    let data = quadratic_snapshots(60, 3, 5);
+    let data = quadratic_snapshots(60, 3, 5, DT);
     let mut c = small_config(50);
     c.set("energy_lr", "1e30").unwrap();
     c.set("energy_clip", "none").unwrap();
@@ -166,7 +143,7 @@ fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
 
 #[test]
 fn progress_callback_sees_every_epoch_and_can_cancel() {
-    let data = quadratic_snapshots(60, 3, 6);
+    let data = quadratic_snapshots(60, 3, 6, DT);
     let mut t = IJKOnetTrainer::new(&small_config(10), &data).unwrap();
     let mut seen = Vec::new();
     let err = t
@@ -187,7 +164,7 @@ fn progress_callback_sees_every_epoch_and_can_cancel() {
 
 #[test]
 fn simulation_and_jko_steps_follow_the_learned_field() {
-    let data = quadratic_snapshots(300, 4, 7);
+    let data = quadratic_snapshots(300, 4, 7, DT);
     let model = fit(&small_config(60), &data).unwrap();
     let x0 = data.get(0).unwrap().points.view();
     // Without diffusion, one Euler step is exactly x − dt∇V̂(x).
@@ -211,7 +188,7 @@ fn simulation_and_jko_steps_follow_the_learned_field() {
 
 #[test]
 fn unequal_time_gaps_and_snapshot_sizes_train() {
-    let base = quadratic_snapshots(80, 3, 8);
+    let base = quadratic_snapshots(80, 3, 8, DT);
     let clouds: Vec<Array2<f64>> =
         base.iter().enumerate().map(|(k, s)| s.points.slice(ndarray::s![..(80 - 20 * k), ..]).to_owned()).collect();
     let data = Snapshots::new(vec![0.0, 1.0, 3.0], clouds).unwrap();
@@ -223,7 +200,7 @@ fn unequal_time_gaps_and_snapshot_sizes_train() {
 
 #[test]
 fn every_energy_variant_trains_and_answers_its_queries() {
-    let data = quadratic_snapshots(40, 3, 9);
+    let data = quadratic_snapshots(40, 3, 9, DT);
     let x = data.get(1).unwrap().points.view();
     for variant in ["V", "t,V", "V+W", "V+U", "W+U", "V+W+U", "W", "U"] {
         let mut c = small_config(1);

@@ -1,5 +1,7 @@
 //! JKOnet end to end on small data: learning, determinism, persistence, failure modes.
 
+mod common;
+use common::{quadratic_snapshots, true_grad};
 use ijkonet::config::TrainConfig;
 use ijkonet::methods::jkonet::JkonetTrainer;
 use ijkonet::methods::{fit, Trainer};
@@ -7,34 +9,9 @@ use ijkonet::metrics::ot::w1;
 use ijkonet::model::Model;
 use ijkonet::{ErrorKind, Snapshots};
 use ndarray::{Array2, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::ops::ControlFlow;
 
 const DT: f64 = 0.05;
-const STRENGTH: f64 = 5.0;
-const CENTRE: [f64; 2] = [1.0, -1.0];
-
-/// ∇V for V(x) = STRENGTH·‖x − c‖²: an attracting quadratic well.
-fn true_grad(x: ArrayView2<f64>) -> Array2<f64> {
-    Array2::from_shape_fn(x.dim(), |(i, j)| 2.0 * STRENGTH * (x[[i, j]] - CENTRE[j]))
-}
-
-/// Unpaired snapshots of x ← x − dt∇V(x) (halving the distance to c per step).
-fn quadratic_snapshots(n: usize, snapshots: usize, seed: u64) -> Snapshots {
-    let clouds = (0..snapshots)
-        .map(|k| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + k as u64);
-            let mut x = Array2::from_shape_fn((n, 2), |_| rng.random_range(-4.0..4.0));
-            for _ in 0..k {
-                x = &x - &(true_grad(x.view()) * DT);
-            }
-            x
-        })
-        .collect();
-    Snapshots::new((0..snapshots).map(|k| k as f64 * DT).collect(), clouds).unwrap()
-}
-
 fn small_config(epochs: usize) -> TrainConfig {
     let mut c = TrainConfig { epochs, ..TrainConfig::default() };
     for (k, v) in [
@@ -74,8 +51,8 @@ fn cosine(model: &Model, x: ArrayView2<f64>) -> f64 {
 
 #[test]
 fn learns_the_direction_of_a_quadratic_potential() {
-    let data = quadratic_snapshots(200, 3, 1);
-    let test = quadratic_snapshots(200, 3, 2);
+    let data = quadratic_snapshots(200, 3, 1, DT);
+    let test = quadratic_snapshots(200, 3, 2, DT);
     let untrained = fit(&small_config(0), &data).unwrap();
     let model = fit(&small_config(40), &data).unwrap();
     let no_motion: f64 = (0..2)
@@ -96,7 +73,7 @@ fn learns_the_direction_of_a_quadratic_potential() {
 
 #[test]
 fn seeded_training_is_deterministic_and_seed_sensitive() {
-    let data = quadratic_snapshots(80, 3, 3);
+    let data = quadratic_snapshots(80, 3, 3, DT);
     let run = |seed: &str| {
         let mut c = small_config(2);
         c.set("seed", seed).unwrap();
@@ -113,7 +90,7 @@ fn seeded_training_is_deterministic_and_seed_sensitive() {
 
 #[test]
 fn save_then_load_reproduces_predictions_and_queries() {
-    let data = quadratic_snapshots(60, 3, 4);
+    let data = quadratic_snapshots(60, 3, 4, DT);
     let mut c = small_config(1);
     c.set("variant", "t,V+W").unwrap();
     c.set("jkonet_cvx_reg", "0.5").unwrap();
@@ -140,7 +117,7 @@ fn save_then_load_reproduces_predictions_and_queries() {
 
 #[test]
 fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
-    let data = quadratic_snapshots(60, 3, 5);
+    let data = quadratic_snapshots(60, 3, 5, DT);
     let mut c = small_config(20);
     c.set("energy_lr", "1e30").unwrap();
     c.set("energy_clip", "none").unwrap();
@@ -156,7 +133,7 @@ fn a_diverging_run_stops_with_an_error_and_keeps_finite_parameters() {
 
 #[test]
 fn bad_inputs_are_refused_with_clear_errors() {
-    let data = quadratic_snapshots(40, 3, 6);
+    let data = quadratic_snapshots(40, 3, 6, DT);
     let mut c = small_config(1);
     c.set("variant", "V+U").unwrap();
     let e = JkonetTrainer::new(&c, &data).err().unwrap();
@@ -180,7 +157,7 @@ fn bad_inputs_are_refused_with_clear_errors() {
 
 #[test]
 fn outer_loss_teacher_forcing_and_update_options_change_training() {
-    let data = quadratic_snapshots(60, 3, 7);
+    let data = quadratic_snapshots(60, 3, 7, DT);
     let x = data.get(0).unwrap().points.view();
     let run = |extra: &[(&str, &str)]| {
         let mut c = small_config(1);

@@ -6,7 +6,7 @@ use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
-use crate::methods::Trainer;
+use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
 use crate::model::Model;
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
@@ -46,15 +46,6 @@ fn per_row(sizes: &[i64], value: impl Fn(usize) -> f64, device: tch::Device) -> 
     let v: Vec<f32> =
         sizes.iter().enumerate().flat_map(|(b, &n)| std::iter::repeat_n(value(b) as f32, n as usize)).collect();
     Tensor::from_slice(&v).to_device(device)
-}
-
-fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
-    let n = x.size()[0] as usize;
-    if batch >= n {
-        return x.shallow_clone();
-    }
-    let idx: Vec<i64> = rand::seq::index::sample(rng, n, batch).into_iter().map(|i| i as i64).collect();
-    x.index_select(0, &Tensor::from_slice(&idx).to_device(x.device()))
 }
 
 impl IJKOnetTrainer {
@@ -102,16 +93,7 @@ impl IJKOnetTrainer {
     }
 
     fn snapshot_parameters(&self) -> Vec<Tensor> {
-        tch::no_grad(|| self.parameters().iter().map(|p| p.detach().copy()).collect())
-    }
-
-    fn restore_parameters(&mut self) {
-        let params = self.parameters();
-        tch::no_grad(|| {
-            for (p, b) in params.iter().zip(&self.backup) {
-                p.shallow_clone().copy_(b);
-            }
-        });
+        snapshot_parameters(&self.parameters())
     }
 
     /// One fresh batch per snapshot in `snapshots`, stacked row-wise, with per-row time features.
@@ -220,7 +202,7 @@ impl IJKOnetTrainer {
     }
 
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
-        self.restore_parameters();
+        restore_parameters(&self.parameters(), &self.backup);
         self.live.set_trainable(true);
         self.model.maps_mut_expect().set_trainable(true);
         self.failed = true;

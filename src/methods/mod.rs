@@ -107,6 +107,30 @@ pub(crate) fn batches_per_epoch(snapshots: &[tch::Tensor], batch_size: usize) ->
     largest.div_ceil(batch_size).max(1)
 }
 
+/// `batch` rows of `x` drawn without replacement from `rng` (all of `x` when it has no more rows).
+pub(crate) fn sample_batch(x: &tch::Tensor, batch: usize, rng: &mut rand_chacha::ChaCha8Rng) -> tch::Tensor {
+    let n = x.size()[0] as usize;
+    if batch >= n {
+        return x.shallow_clone();
+    }
+    let idx: Vec<i64> = rand::seq::index::sample(rng, n, batch).into_iter().map(|i| i as i64).collect();
+    x.index_select(0, &tch::Tensor::from_slice(&idx).to_device(x.device()))
+}
+
+/// Detached copies of `params`: the last finite state a diverging run falls back to.
+pub(crate) fn snapshot_parameters(params: &[tch::Tensor]) -> Vec<tch::Tensor> {
+    tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect())
+}
+
+/// Write `backup` (from [`snapshot_parameters`]) back into `params`, in place.
+pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor]) {
+    tch::no_grad(|| {
+        for (p, b) in params.iter().zip(backup) {
+            p.shallow_clone().copy_(b);
+        }
+    });
+}
+
 /// A trainer for `config.method` on `data` (validated snapshots).
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
     Ok(match config.method {

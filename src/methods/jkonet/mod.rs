@@ -25,7 +25,7 @@ use crate::config::Method;
 use crate::config::{fmt_layers, parse_bool, parse_f64, parse_layers, parse_num, positive, KeyedOptions, TrainConfig};
 use crate::data::Snapshots;
 use crate::error::{Error, Result};
-use crate::methods::Trainer;
+use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
 use crate::metrics::sinkhorn::{entropic_cost, sinkhorn_divergence, SinkhornOptions};
 use crate::model::Model;
 use crate::tensor::{to_array, to_tensor};
@@ -311,20 +311,11 @@ impl JkonetTrainer {
     }
 
     fn snapshot(&self) -> Vec<Tensor> {
-        tch::no_grad(|| self.model.energy.vs.trainable_variables().iter().map(|p| p.detach().copy()).collect())
-    }
-
-    fn restore(&mut self) {
-        let params = self.model.energy.vs.trainable_variables();
-        tch::no_grad(|| {
-            for (p, b) in params.iter().zip(&self.backup) {
-                p.shallow_clone().copy_(b);
-            }
-        });
+        snapshot_parameters(&self.model.energy.vs.trainable_variables())
     }
 
     fn diverged(&mut self, what: &str, value: f64, k: usize) -> Result<(f64, f64)> {
-        self.restore();
+        restore_parameters(&self.model.energy.vs.trainable_variables(), &self.backup);
         self.failed = true;
         Err(Error::numerical(format!(
             "training diverged: {what} loss is {value} at iteration {}, transition {k}; the last finite \
@@ -420,15 +411,6 @@ impl Trainer for JkonetTrainer {
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;
     }
-}
-
-fn sample_batch(x: &Tensor, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
-    let n = x.size()[0] as usize;
-    if batch >= n {
-        return x.shallow_clone();
-    }
-    let idx: Vec<i64> = rand::seq::index::sample(rng, n, batch).into_iter().map(|i| i as i64).collect();
-    x.index_select(0, &Tensor::from_slice(&idx).to_device(x.device()))
 }
 
 /// Solve one JKO step with the model's frozen energy: step size `tau` and energy time feature

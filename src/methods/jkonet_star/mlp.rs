@@ -98,7 +98,7 @@ impl StarTrainer {
     }
 
     fn snapshot(&self) -> Vec<Tensor> {
-        tch::no_grad(|| self.model.energy.vs.trainable_variables().iter().map(|p| p.detach().copy()).collect())
+        crate::methods::snapshot_parameters(&self.model.energy.vs.trainable_variables())
     }
 
     /// Indices of the next batch, grouped by step (stable), and the group sizes.
@@ -184,12 +184,7 @@ impl StarTrainer {
     }
 
     fn diverged(&mut self, value: f64) -> Result<f64> {
-        let params = self.model.energy.vs.trainable_variables();
-        tch::no_grad(|| {
-            for (p, b) in params.iter().zip(&self.backup) {
-                p.shallow_clone().copy_(b);
-            }
-        });
+        crate::methods::restore_parameters(&self.model.energy.vs.trainable_variables(), &self.backup);
         self.failed = true;
         Err(Error::numerical(format!(
             "training diverged: loss is {value} at iteration {}; the last finite parameters were restored",

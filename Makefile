@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: demo demo-example demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot lib-release test-bindings
+.PHONY: bench-real demo demo-example demo-eb cli bench test test-c test-valgrind cmake-tools provision lint bench-ot lib-release test-bindings
 
 # The main job: generate unpaired synthetic snapshots, train iJKOnet_V, print held-out one-step W1 and
 # L2-UVP against the ground truth, write plots to out/demo/{potential,snapshots,training}.png.
@@ -67,8 +67,13 @@ cli:
 EB := ../shared/data/eb_pca5
 demo-eb: cli
 	mkdir -p out/eb
-	$(CLI) train $(EB)/data.npy --labels $(EB)/sample_labels.npy -o out/eb/model.safetensors --epochs 1000 --test-fraction 0.4 --seed 0 --eval-every 100
+	$(CLI) train $(EB)/data.npy --labels $(EB)/sample_labels.npy -o out/eb/model.safetensors --test-fraction 0.4 --seed 0
 	$(CLI) plot out/eb/model.safetensors $(EB)/data.npy --labels $(EB)/sample_labels.npy --test-fraction 0.4 --seed 0 -o out/eb
+
+# Real snapshot data (practice sets + EB) trained with the defaults, next to the naive predictions
+# (docs/BENCHMARKS.md, "Real data"); about 15 minutes on 2 cores.
+bench-real:
+	$(ENV) cargo run --release --example bench_real
 
 # Every table of docs/BENCHMARKS.md (hours); BENCH_TINY=1 make bench checks the script in minutes.
 bench:

@@ -112,6 +112,28 @@
 #define IJK_ERR_PANIC 10
 
 /**
+ * Naive prediction: no motion, x ↦ x (snapshot k+1 predicted to equal snapshot k).
+ */
+#define IJK_BASELINE_NO_MOTION 0
+
+/**
+ * Naive prediction: mean shift, x ↦ x + m_{k+1} − m_k (means of the training snapshots).
+ */
+#define IJK_BASELINE_MEAN_SHIFT 1
+
+/**
+ * Naive prediction: the optimal-transport map between the Gaussian fits N(m_k, Σ_k) and
+ * N(m_{k+1}, Σ_{k+1}) of the training snapshots (covariances Ledoit–Wolf shrunk).
+ */
+#define IJK_BASELINE_AFFINE_OT 2
+
+/**
+ * Values `ijk_model_evaluate_step` writes: the model's W1, then the no-motion, mean-shift and
+ * affine-OT W1.
+ */
+#define IJK_EVALUATE_STEP_LEN 4
+
+/**
  * Snapshots are being added; nothing is trained yet.
  */
 #define IJK_MODEL_COLLECTING 0
@@ -241,6 +263,50 @@ int32_t ijk_set_num_threads(int32_t n,
  * The current libtorch intra-op thread count of the process.
  */
 int32_t ijk_get_num_threads(void);
+
+/**
+ * Naive one-step prediction of snapshot k+1 from the n × d points `x` (row-major) of snapshot k,
+ * with the map `baseline` (`IJK_BASELINE_NO_MOTION`, `IJK_BASELINE_MEAN_SHIFT` or
+ * `IJK_BASELINE_AFFINE_OT`) fitted on the training snapshots k and k+1, in data units. `out`
+ * receives n × d values (`out_len` ≥ n·d). The no-motion prediction is `x` itself.
+ * Errors: `IJK_ERR_STATE` before training, or for a model loaded from a file saved without the
+ * baseline fits (retrain it); `IJK_ERR_INVALID_ARGUMENT` for an unknown baseline code, NULL, n = 0,
+ * d not the model's dimension, NaN/Inf input, k ≥ number of steps, or `out_len` < n·d (nothing
+ * written).
+ */
+int32_t ijk_model_baseline_predict(const struct ijk_model *model,
+                                   int32_t baseline,
+                                   size_t k,
+                                   const double *x,
+                                   size_t n,
+                                   size_t d,
+                                   double *out,
+                                   size_t out_len,
+                                   struct ijk_error **err);
+
+/**
+ * Held-out evaluation of step k: the n_k × d points `x_k` of snapshot k are predicted forward by
+ * the model (as `ijk_model_predict_step`) and by each naive prediction (as
+ * `ijk_model_baseline_predict`), and each prediction is compared with the n_next × d points `x_next`
+ * of snapshot k+1 by the exact W1 distance. `out` receives `IJK_EVALUATE_STEP_LEN` (4) values:
+ * the model's W1, then the no-motion, mean-shift and affine-OT W1 (the no-motion value is
+ * W1(x_k, x_next)). A model that does not beat the smallest of the last three has learned nothing
+ * the naive predictions miss.
+ * Errors: `IJK_ERR_STATE` before training, or for a model saved without the baseline fits;
+ * `IJK_ERR_INVALID_ARGUMENT` for NULL, n_k or n_next = 0, d not the model's dimension, NaN/Inf
+ * input, k ≥ number of steps, or `out_len` < 4 (nothing written); `IJK_ERR_NUMERICAL` when a
+ * prediction is not finite.
+ */
+int32_t ijk_model_evaluate_step(const struct ijk_model *model,
+                                size_t k,
+                                const double *x_k,
+                                size_t n_k,
+                                const double *x_next,
+                                size_t n_next,
+                                size_t d,
+                                double *out,
+                                size_t out_len,
+                                struct ijk_error **err);
 
 /**
  * Create a configuration with every option at its default (method "ijkonet").

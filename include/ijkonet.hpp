@@ -103,6 +103,22 @@ struct Points {
     size_t d = 0;
 };
 
+/// Held-out W1 of one step (ijk_model_evaluate_step): the model's one-step prediction and the three
+/// naive predictions, each against the observed next snapshot.
+struct StepEvaluation {
+    double model_w1 = 0;
+    double no_motion = 0;
+    double mean_shift = 0;
+    double affine_ot = 0;
+    /// The smallest W1 of the naive predictions.
+    double best_baseline() const noexcept {
+        double best = no_motion < mean_shift ? no_motion : mean_shift;
+        return best < affine_ot ? best : affine_ot;
+    }
+    /// True when the model predicts the step better than every naive prediction.
+    bool model_wins() const noexcept { return model_w1 < best_baseline(); }
+};
+
 /// A learned model: add snapshots, train, query.
 class Model {
 public:
@@ -172,6 +188,31 @@ public:
                                              out.size(), &e),
                       e);
         return out;
+    }
+    /// Naive one-step prediction of snapshot k+1 (baseline: IJK_BASELINE_NO_MOTION,
+    /// IJK_BASELINE_MEAN_SHIFT or IJK_BASELINE_AFFINE_OT).
+    std::vector<double> baseline_predict(int32_t baseline, size_t k, const std::vector<double>& x, size_t d) const {
+        std::vector<double> out(x.size());
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_baseline_predict(handle_.get(), baseline, k, x.data(), d ? x.size() / d : 0, d,
+                                                 out.data(), out.size(), &e),
+                      e);
+        return out;
+    }
+    /// Held-out evaluation of step k: points `x_k` of snapshot k against `x_next` of snapshot k+1.
+    StepEvaluation evaluate_step(size_t k, const std::vector<double>& x_k, const std::vector<double>& x_next,
+                                 size_t d) const {
+        double out[IJK_EVALUATE_STEP_LEN] = {0};
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_evaluate_step(handle_.get(), k, x_k.data(), d ? x_k.size() / d : 0, x_next.data(),
+                                              d ? x_next.size() / d : 0, d, out, IJK_EVALUATE_STEP_LEN, &e),
+                      e);
+        StepEvaluation r;
+        r.model_w1 = out[0];
+        r.no_motion = out[1];
+        r.mean_shift = out[2];
+        r.affine_ot = out[3];
+        return r;
     }
     void save(const std::string& path) const {
         ijk_error* e = nullptr;

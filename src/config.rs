@@ -1,6 +1,7 @@
 //! Training configuration, settable by string key (what the C ABI, the CLI and the model file use,
 //! so adding an option never changes a function signature).
 
+use crate::baselines::NormalisationKind;
 use crate::device::DeviceSpec;
 use crate::energy::{EnergyConfig, Variant};
 use crate::error::{Error, Result};
@@ -92,7 +93,27 @@ pub struct TrainConfig {
     pub energy: EnergyConfig,
     pub maps: MapConfig,
     pub logdet: LogDetEstimator,
+    /// Training length in epochs (passes over the largest snapshot in batches); 0 = `auto`: the
+    /// `iterations` budget, or the method's own default, with early stopping on validation.
     pub epochs: usize,
+    /// Training length in optimiser iterations when `epochs` is auto; 0 = `auto` (the method's
+    /// default budget: 10000 for iJKOnet, 100 epochs for JKOnet* and JKOnet, one solve for the linear method).
+    pub iterations: usize,
+    /// Fraction of each training snapshot held out (at most 500 cells each) to choose the stopping
+    /// point and keep the best parameters; None = `auto` (0.2 for iJKOnet, 0 = off for the others).
+    pub validation: Option<f64>,
+    /// Iterations without a better validation score before training stops early (0 = never).
+    pub patience: usize,
+    /// Iterations between validation evaluations (rounded to whole epochs).
+    pub eval_interval: usize,
+    /// Wall-clock budget in seconds (0 = none): training stops after the first epoch past it and
+    /// keeps the best validated parameters.
+    pub max_seconds: f64,
+    /// Coordinates the networks work in (fitted on the training data, stored in the model).
+    pub normalise: NormalisationKind,
+    /// iJKOnet: start every map at the Gaussian (affine) OT map between the training snapshots
+    /// and V at the quadratic whose JKO step it is (`affine`), or from plain networks (`none`).
+    pub warm_start: bool,
     pub batch_size: usize,
     /// Map updates per energy update (M).
     pub map_steps: usize,
@@ -101,6 +122,9 @@ pub struct TrainConfig {
     /// keeps (0 = the last iterate).
     pub energy_ema: f64,
     pub map_optim: AdamConfig,
+    /// Decay of the moving average of the map parameters that the model predicts with (0 = the
+    /// last iterate). iJKOnet only.
+    pub map_ema: f64,
     /// JKO step size for the mean gap between snapshots; step k uses τ·(t_{k+1} − t_k)/mean gap.
     pub tau: f64,
     pub seed: u64,
@@ -124,12 +148,20 @@ impl Default for TrainConfig {
             energy: EnergyConfig::default(),
             maps: MapConfig::default(),
             logdet: LogDetEstimator::Exact,
-            epochs: 100,
+            epochs: 0,
+            iterations: 0,
+            validation: None,
+            patience: 2000,
+            eval_interval: 100,
+            max_seconds: 0.0,
+            normalise: NormalisationKind::Isotropic,
+            warm_start: true,
             batch_size: 250,
             map_steps: 10,
             energy_optim: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip_norm: Some(10.0) },
             energy_ema: 0.99,
             map_optim: AdamConfig { lr: 1e-2, beta1: 0.5, beta2: 0.9, eps: 1e-8, clip_norm: None },
+            map_ema: 0.99,
             tau: 1.0,
             seed: 0,
             device: DeviceSpec::Auto,
@@ -202,6 +234,13 @@ impl TrainConfig {
         "map_residual",
         "logdet",
         "epochs",
+        "iterations",
+        "validation",
+        "patience",
+        "eval_interval",
+        "max_seconds",
+        "normalise",
+        "warm_start",
         "batch_size",
         "map_steps",
         "energy_lr",
@@ -214,6 +253,7 @@ impl TrainConfig {
         "map_beta1",
         "map_beta2",
         "map_eps",
+        "map_ema",
         "tau",
         "seed",
         "device",
@@ -284,7 +324,42 @@ impl TrainConfig {
                     )));
                 }
             }
-            "epochs" => self.epochs = parse_num(key, value)?,
+            "epochs" => self.epochs = parse_auto_count(key, value)?,
+            "iterations" => self.iterations = parse_auto_count(key, value)?,
+            "validation" => {
+                self.validation = if value.trim() == "auto" {
+                    None
+                } else {
+                    let v = parse_f64(key, value)?;
+                    if !(0.0..0.9).contains(&v) {
+                        return Err(Error::invalid_argument(format!(
+                            "invalid value '{value}' for '{key}': expected auto or a fraction in [0, 0.9)"
+                        )));
+                    }
+                    Some(v)
+                }
+            }
+            "patience" => self.patience = parse_num(key, value)?,
+            "eval_interval" => self.eval_interval = positive(key, value)?,
+            "max_seconds" => {
+                let v = parse_f64(key, value)?;
+                if v < 0.0 {
+                    return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': must be ≥ 0")));
+                }
+                self.max_seconds = v
+            }
+            "normalise" => self.normalise = value.parse()?,
+            "warm_start" => {
+                self.warm_start = match value.trim() {
+                    "affine" => true,
+                    "none" => false,
+                    _ => {
+                        return Err(Error::invalid_argument(format!(
+                            "invalid value '{value}' for '{key}': expected affine or none"
+                        )))
+                    }
+                }
+            }
             "batch_size" => self.batch_size = positive(key, value)?,
             "map_steps" => self.map_steps = positive(key, value)?,
             "energy_lr" => self.energy_optim.lr = parse_f64(key, value)?,
@@ -302,6 +377,15 @@ impl TrainConfig {
                     )));
                 }
                 self.energy_ema = v
+            }
+            "map_ema" => {
+                let v = parse_f64(key, value)?;
+                if !(0.0..1.0).contains(&v) {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': need 0 ≤ decay < 1"
+                    )));
+                }
+                self.map_ema = v
             }
             "map_lr" => self.map_optim.lr = parse_f64(key, value)?,
             "map_beta1" => self.map_optim.beta1 = parse_f64(key, value)?,
@@ -351,7 +435,14 @@ impl TrainConfig {
                 LogDetEstimator::Exact => "exact".into(),
                 LogDetEstimator::Stochastic { terms } => format!("stochastic:{terms}"),
             },
-            "epochs" => self.epochs.to_string(),
+            "epochs" => auto_count(self.epochs),
+            "iterations" => auto_count(self.iterations),
+            "validation" => self.validation.map_or("auto".to_string(), |v| v.to_string()),
+            "patience" => self.patience.to_string(),
+            "eval_interval" => self.eval_interval.to_string(),
+            "max_seconds" => self.max_seconds.to_string(),
+            "normalise" => self.normalise.name().into(),
+            "warm_start" => (if self.warm_start { "affine" } else { "none" }).into(),
             "batch_size" => self.batch_size.to_string(),
             "map_steps" => self.map_steps.to_string(),
             "energy_lr" => self.energy_optim.lr.to_string(),
@@ -360,6 +451,7 @@ impl TrainConfig {
             "energy_eps" => self.energy_optim.eps.to_string(),
             "energy_clip" => opt(self.energy_optim.clip_norm),
             "energy_ema" => self.energy_ema.to_string(),
+            "map_ema" => self.map_ema.to_string(),
             "map_lr" => self.map_optim.lr.to_string(),
             "map_beta1" => self.map_optim.beta1.to_string(),
             "map_beta2" => self.map_optim.beta2.to_string(),
@@ -386,6 +478,33 @@ impl TrainConfig {
         }
         self.star.validate()?;
         self.jkonet.validate()
+    }
+}
+
+/// `auto` (stored as 0) or a count ≥ 1.
+fn parse_auto_count(key: &str, value: &str) -> Result<usize> {
+    if value.trim() == "auto" {
+        return Ok(0);
+    }
+    let v: usize = parse_num(key, value)?;
+    if v == 0 {
+        return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': expected auto or ≥ 1")));
+    }
+    Ok(v)
+}
+
+fn auto_count(v: usize) -> String {
+    if v == 0 {
+        "auto".into()
+    } else {
+        v.to_string()
+    }
+}
+
+impl TrainConfig {
+    /// The validation fraction in force (`auto` resolved per method).
+    pub fn validation_fraction(&self) -> f64 {
+        self.validation.unwrap_or(if self.method == Method::IJKOnet { 0.2 } else { 0.0 })
     }
 }
 

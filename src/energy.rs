@@ -119,6 +119,59 @@ pub struct Energy {
     theta3_raw: Option<Tensor>,
     /// JKOnet*_l: V, W and θ₃ linear in fixed features instead of the networks above.
     pub(crate) linear: Option<LinearEnergy>,
+    /// An explicit quadratic part of V beside the network (iJKOnet's Gaussian warm start).
+    quadratic: Option<Quadratic>,
+}
+
+/// V_q(x, t) = Σ_j w_j(t) (½ xᵀ Q_j x + b_jᵀ x): one symmetric Q_j and b_j per knot time, with
+/// piecewise-linear (hat) weights w_j(t) in the time feature, constant beyond the first and last
+/// knot. A time-independent V has one knot. At a knot, V_q is exactly that knot's quadratic, which is
+/// what makes the affine JKO step of every training step representable.
+struct Quadratic {
+    /// Unsymmetrised Q_j (knots × d × d); the symmetric part is used.
+    q: Tensor,
+    /// b_j (knots × d).
+    b: Tensor,
+    knots: Vec<f64>,
+}
+
+impl Quadratic {
+    /// Hat-function weights (n × knots) of each row's time feature.
+    fn weights(&self, t_col: &Tensor) -> Tensor {
+        let (n, k) = (t_col.size()[0], self.knots.len());
+        let (kind, device) = (t_col.kind(), t_col.device());
+        if k == 1 {
+            return Tensor::ones([n, 1], (kind, device));
+        }
+        let knots = &self.knots;
+        let t = t_col.clamp(knots[0], knots[k - 1]);
+        let f =
+            Tensor::from_slice(&knots.iter().map(|&v| v as f32).collect::<Vec<_>>()).to_kind(kind).to_device(device);
+        let left: Vec<f32> = (0..k).map(|j| if j == 0 { 1.0 } else { (knots[j] - knots[j - 1]) as f32 }).collect();
+        let right: Vec<f32> = (0..k).map(|j| if j + 1 == k { 1.0 } else { (knots[j + 1] - knots[j]) as f32 }).collect();
+        let left = Tensor::from_slice(&left).to_kind(kind).to_device(device);
+        let right = Tensor::from_slice(&right).to_kind(kind).to_device(device);
+        let delta = t - f.unsqueeze(0);
+        let before = (&delta / left.unsqueeze(0) + 1.0).clamp_min(0.0);
+        let after = (-(&delta / right.unsqueeze(0)) + 1.0).clamp_min(0.0);
+        before.where_self(&delta.lt(0.0), &after)
+    }
+
+    /// (V_q per row, ∇ₓV_q per row) as differentiable functions of x and the parameters.
+    fn value_and_grad(&self, x: &Tensor, t_col: &Tensor) -> (Tensor, Tensor) {
+        let (n, d) = (x.size()[0], x.size()[1]);
+        let k = self.knots.len() as i64;
+        let q = (&self.q + self.q.transpose(1, 2)) * 0.5;
+        // x Q_j for every knot in one matmul: [n, d] × [d, k·d].
+        let xq = x.matmul(&q.permute([1, 0, 2]).reshape([d, k * d])).reshape([n, k, d]);
+        let grad_j = &xq + self.b.unsqueeze(0);
+        let value_j =
+            ((&xq * 0.5 + self.b.unsqueeze(0)) * x.unsqueeze(1)).sum_dim_intlist([2i64].as_slice(), false, x.kind());
+        let w = self.weights(t_col);
+        let value = (value_j * &w).sum_dim_intlist([1i64].as_slice(), false, x.kind());
+        let grad = (grad_j * w.unsqueeze(2)).sum_dim_intlist([1i64].as_slice(), false, x.kind());
+        (value, grad)
+    }
 }
 
 fn inverse_softplus(y: f64) -> f64 {
@@ -159,7 +212,58 @@ impl Energy {
             .internal
             .then(|| root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32])));
         crate::nn::init_uniform(&vs, seed);
-        Ok(Energy { vs, config: config.clone(), dim: d, potential, interaction, theta3_raw, linear: None })
+        Ok(Energy {
+            vs,
+            config: config.clone(),
+            dim: d,
+            potential,
+            interaction,
+            theta3_raw,
+            linear: None,
+            quadratic: None,
+        })
+    }
+
+    /// Add an explicit quadratic part to V (zero until set) with one (Q, b) per knot time feature
+    /// (sorted, at least one). Only for network potentials.
+    pub(crate) fn add_quadratic(&mut self, knots: Vec<f64>) -> Result<()> {
+        if self.potential.is_none() || knots.is_empty() || knots.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(Error::internal("a quadratic part needs a network potential and increasing knots"));
+        }
+        let (k, d) = (knots.len() as i64, self.dim);
+        let root = self.vs.root();
+        let q = root.zeros("quadratic_q", &[k, d, d]);
+        let b = root.zeros("quadratic_b", &[k, d]);
+        self.quadratic = Some(Quadratic { q, b, knots });
+        Ok(())
+    }
+
+    /// Whether V has an explicit quadratic part.
+    pub fn has_quadratic(&self) -> bool {
+        self.quadratic.is_some()
+    }
+
+    /// Set knot j's quadratic to ½ xᵀQx + bᵀx (network units; Q symmetric, row-major d×d).
+    pub(crate) fn set_quadratic(&self, j: usize, q: &[f64], b: &[f64]) -> Result<()> {
+        let quad = self.quadratic.as_ref().ok_or_else(|| Error::internal("no quadratic part"))?;
+        let d = self.dim;
+        if j >= quad.knots.len() || q.len() as i64 != d * d || b.len() as i64 != d {
+            return Err(Error::internal("quadratic part: wrong knot or size"));
+        }
+        let qt = Tensor::from_slice(&q.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([d, d]);
+        let bt = Tensor::from_slice(&b.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        tch::no_grad(|| {
+            quad.q.get(j as i64).copy_(&qt.to_device(quad.q.device()));
+            quad.b.get(j as i64).copy_(&bt.to_device(quad.b.device()));
+        });
+        Ok(())
+    }
+
+    /// Scale the potential network's output layer (so that a warm-started V starts at its quadratic).
+    pub(crate) fn shrink_potential_output(&mut self, factor: f64) {
+        if let Some(net) = self.potential.as_mut() {
+            net.shrink_output(factor);
+        }
     }
 
     /// A linear-in-features energy (JKOnet*_l), all coefficients zero until fitted.
@@ -185,6 +289,7 @@ impl Energy {
             interaction: None,
             theta3_raw: None,
             linear: Some(linear),
+            quadratic: None,
         })
     }
 
@@ -202,11 +307,15 @@ impl Energy {
     /// the network's explicit input gradient: a loss on it needs only an ordinary backward.
     pub(crate) fn grad_potential_graph(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
         let net = self.potential.as_ref()?;
-        Some(if self.config.variant.time_varying {
+        let g = if self.config.variant.time_varying {
             let input = Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1);
             net.input_gradient(&input).narrow(1, 0, self.dim)
         } else {
             net.input_gradient(x)
+        };
+        Some(match &self.quadratic {
+            Some(quad) => g + quad.value_and_grad(x, t_col).1,
+            None => g,
         })
     }
 
@@ -247,7 +356,11 @@ impl Energy {
             } else {
                 x.shallow_clone()
             };
-            net.forward(&input).squeeze_dim(1)
+            let v = net.forward(&input).squeeze_dim(1);
+            match &self.quadratic {
+                Some(quad) => v + quad.value_and_grad(x, t_col).0,
+                None => v,
+            }
         })
     }
 

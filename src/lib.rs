@@ -13,6 +13,7 @@
 //!   L2-UVP; [`entropy`]: Kozachenko–Leonenko differential entropy.
 //! - [`device`]: compute device selection (`auto`, `cpu`, `cuda:N`).
 
+pub mod baselines;
 pub mod check;
 pub mod config;
 pub mod data;

@@ -41,6 +41,10 @@ pub struct TransportMaps {
     nets: Vec<Mlp>,
     dim: i64,
     steps: usize,
+    /// Fixed affine base per step for residual maps, T^k(x) = A_k x + c_k + f(x): the Gaussian OT
+    /// map between the training snapshots (iJKOnet's warm start). Stored, not trained: the network
+    /// f learns the non-Gaussian remainder.
+    affine: Option<(Tensor, Tensor)>,
 }
 
 impl TransportMaps {
@@ -67,16 +71,61 @@ impl TransportMaps {
         if config.residual {
             nets.iter_mut().for_each(|net| net.shrink_output(0.01));
         }
-        Ok(TransportMaps { vs, config: config.clone(), nets, dim: d, steps })
+        Ok(TransportMaps { vs, config: config.clone(), nets, dim: d, steps, affine: None })
+    }
+
+    /// Add the per-step affine base (identity until set). Residual maps only.
+    pub(crate) fn add_affine_base(&mut self) -> Result<()> {
+        if !self.config.residual {
+            return Err(Error::internal("an affine base needs residual maps"));
+        }
+        let (k, d) = (self.steps as i64, self.dim);
+        let root = self.vs.root();
+        let a = root.zeros_no_train("affine_a", &[k, d, d]);
+        let c = root.zeros_no_train("affine_c", &[k, d]);
+        tch::no_grad(|| {
+            a.shallow_clone().copy_(&Tensor::eye(d, (a.kind(), a.device())).unsqueeze(0).expand([k, d, d], true))
+        });
+        self.affine = Some((a, c));
+        Ok(())
+    }
+
+    /// Whether the maps have an affine base.
+    pub fn has_affine_base(&self) -> bool {
+        self.affine.is_some()
+    }
+
+    /// Set step k's affine base to x ↦ A x + c (A row-major d×d).
+    pub(crate) fn set_affine_base(&self, k: usize, a: &[f64], c: &[f64]) -> Result<()> {
+        let (at, ct) = self.affine.as_ref().ok_or_else(|| Error::internal("no affine base"))?;
+        let d = self.dim;
+        if k >= self.steps || a.len() as i64 != d * d || c.len() as i64 != d {
+            return Err(Error::internal("affine base: wrong step or size"));
+        }
+        let av = Tensor::from_slice(&a.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([d, d]);
+        let cv = Tensor::from_slice(&c.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        tch::no_grad(|| {
+            at.get(k as i64).copy_(&av.to_device(at.device()));
+            ct.get(k as i64).copy_(&cv.to_device(ct.device()));
+        });
+        Ok(())
+    }
+
+    /// The base of step k applied to x: A_k x + c_k, or x without an affine base.
+    fn base(&self, k: usize, x: &Tensor) -> Tensor {
+        match &self.affine {
+            Some((a, c)) => x.matmul(&a.get(k as i64).transpose(0, 1)) + c.get(k as i64),
+            None => x.shallow_clone(),
+        }
     }
 
     pub fn steps(&self) -> usize {
         self.steps
     }
 
-    fn finish(&self, x: &Tensor, out: Tensor) -> Tensor {
+    fn finish(&self, base: Tensor, out: Tensor) -> Tensor {
         if self.config.residual {
-            x + out
+            base + out
         } else {
             out
         }
@@ -90,7 +139,7 @@ impl TransportMaps {
         } else {
             self.nets[k].forward(x)
         };
-        self.finish(x, out)
+        self.finish(self.base(k, x), out)
     }
 
     /// All steps at once: `x` stacks one batch per step k = 0..K−1 (`sizes[k]` rows each) and
@@ -103,7 +152,14 @@ impl TransportMaps {
                 x.split_with_sizes(sizes, 0).iter().zip(&self.nets).map(|(xk, net)| net.forward(xk)).collect();
             Tensor::cat(&parts, 0)
         };
-        self.finish(x, out)
+        let base = if self.affine.is_some() {
+            let parts: Vec<Tensor> =
+                x.split_with_sizes(sizes, 0).iter().enumerate().map(|(k, xk)| self.base(k, xk)).collect();
+            Tensor::cat(&parts, 0)
+        } else {
+            x.shallow_clone()
+        };
+        self.finish(base, out)
     }
 
     /// (T(x), per-row log|det ∇T(x)|) for a row-wise map `apply`, differentiable in the parameters.

@@ -2,6 +2,7 @@
 //! axis of the training data, and everything a user asks of it (prediction, simulation, queries,
 //! save/load). Training itself lives in [`crate::methods`].
 
+use crate::baselines::{Baseline, Baselines, GaussianFit, Normalisation};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
@@ -41,14 +42,39 @@ impl TimeAxis {
     pub fn feature(&self, t: f64) -> f64 {
         (t - self.times[0]) / (self.times[self.times.len() - 1] - self.times[0])
     }
+    /// Knot time features of the quadratic part of V: t_1 … t_K for a time-varying potential
+    /// (step k's energy is evaluated at t_{k+1}), one knot otherwise.
+    pub fn quadratic_knots(&self, time_varying: bool) -> Vec<f64> {
+        if time_varying {
+            self.times[1..].iter().map(|&t| self.feature(t)).collect()
+        } else {
+            vec![0.0]
+        }
+    }
     /// Step size of step k in normalised time, for a base τ.
     pub fn tau(&self, k: usize, tau: f64) -> f64 {
         tau * (self.times[k + 1] - self.times[k]) / self.scale
     }
 }
 
-/// File format version written into saved models; bump on incompatible changes.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// File format version written into saved models; bump on incompatible changes. Version 2 added
+/// the normalisation, the baselines' Gaussian fits and the warm-start tensors; version 1 files
+/// still load (identity normalisation, no baselines).
+pub const MODEL_FORMAT_VERSION: u32 = 2;
+
+/// What validation-based early stopping did during training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationSummary {
+    /// Mean one-step W1 on the validation cells before training (the warm start).
+    pub initial_w1: f64,
+    /// The best mean one-step W1 seen, and the epoch it was reached (its parameters are kept).
+    pub best_w1: f64,
+    pub best_epoch: usize,
+    /// Epochs run in that training call.
+    pub epochs_run: usize,
+    /// Why training ended: `budget`, `patience` or `time`.
+    pub stop_reason: &'static str,
+}
 
 /// A trained (or training) model.
 pub struct Model {
@@ -61,6 +87,16 @@ pub struct Model {
     /// Kozachenko–Leonenko entropy of each training snapshot (empty unless the internal energy is learned).
     pub(crate) entropies: Vec<f64>,
     pub(crate) epochs_done: usize,
+    /// z = (x − centre)/scale: the coordinates the networks work in.
+    pub(crate) norm: Normalisation,
+    /// Gaussian fits of the training snapshots (data units), for the naive predictions.
+    pub(crate) baselines: Option<Baselines>,
+    pub(crate) validation: Option<ValidationSummary>,
+}
+
+/// Whether `config` builds iJKOnet's Gaussian warm start (affine map base, quadratic part of V).
+pub(crate) fn warm_start_applies(config: &TrainConfig) -> bool {
+    config.warm_start && config.method == Method::IJKOnet && config.maps.residual && config.energy.variant.potential
 }
 
 impl Model {
@@ -77,17 +113,58 @@ impl Model {
             (n, _) => tch::set_num_threads(n as i32),
         }
         let axis = TimeAxis::new(times)?;
-        let energy = match config.method {
+        let mut energy = match config.method {
             Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
             _ => Energy::new(&config.energy, dim, device, config.seed)?,
         };
-        let maps = match config.method {
+        let mut maps = match config.method {
             Method::IJKOnet => {
                 Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
             }
             _ => None,
         };
-        Ok(Model { config: config.clone(), device, energy, maps, axis, entropies: Vec::new(), epochs_done: 0 })
+        if warm_start_applies(config) {
+            energy.add_quadratic(axis.quadratic_knots(config.energy.variant.time_varying))?;
+            if let Some(m) = maps.as_mut() {
+                m.add_affine_base()?;
+            }
+        }
+        Ok(Model {
+            config: config.clone(),
+            device,
+            energy,
+            maps,
+            axis,
+            entropies: Vec::new(),
+            epochs_done: 0,
+            norm: Normalisation::identity(dim),
+            baselines: None,
+            validation: None,
+        })
+    }
+
+    /// The normalisation between data and network coordinates.
+    pub fn normalisation(&self) -> &Normalisation {
+        &self.norm
+    }
+
+    /// The Gaussian fits of the training snapshots behind the naive predictions (None for models
+    /// saved by version 1 of the file format).
+    pub fn baselines(&self) -> Option<&Baselines> {
+        self.baselines.as_ref()
+    }
+
+    /// What early stopping did in the last training call (None without validation).
+    pub fn validation_summary(&self) -> Option<&ValidationSummary> {
+        self.validation.as_ref()
+    }
+
+    /// One-step W1 of each naive prediction on `test`, per step, in [`Baseline::ALL`] order.
+    pub fn baseline_w1(&self, test: &Snapshots) -> Result<Vec<(Baseline, Vec<f64>)>> {
+        let b = self.baselines.as_ref().ok_or_else(|| {
+            Error::state("this model has no baseline fits (saved by an older version); retrain to get them")
+        })?;
+        Baseline::ALL.into_iter().map(|kind| Ok((kind, b.one_step_w1(kind, test)?))).collect()
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -101,12 +178,6 @@ impl Model {
         self.maps.as_ref().ok_or_else(|| {
             Error::state(format!("a {} model has no learned transport maps", self.config.method.display_name()))
         })
-    }
-    pub(crate) fn maps_expect(&self) -> &TransportMaps {
-        self.maps.as_ref().expect("iJKOnet models always have maps")
-    }
-    pub(crate) fn maps_mut_expect(&mut self) -> &mut TransportMaps {
-        self.maps.as_mut().expect("iJKOnet models always have maps")
     }
     /// The learned energy.
     pub fn energy(&self) -> &Energy {
@@ -146,16 +217,20 @@ impl Model {
                 self.axis.steps()
             )));
         }
-        match self.config.method {
+        let z = self.norm.to_model(x);
+        let y = match self.config.method {
             Method::IJKOnet => {
-                let xt = to_tensor(x, self.device);
+                let xt = to_tensor(z.view(), self.device);
                 let maps = self.maps()?;
                 let y = tch::no_grad(|| maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
                 to_array(&y)
             }
-            Method::JKOnetStar | Method::JKOnetStarLinear => crate::methods::jkonet_star::predict_step(self, k, x),
-            Method::JKOnet => crate::methods::jkonet::predict_step(self, k, x),
-        }
+            Method::JKOnetStar | Method::JKOnetStarLinear => {
+                crate::methods::jkonet_star::predict_step(self, k, z.view())
+            }
+            Method::JKOnet => crate::methods::jkonet::predict_step(self, k, z.view()),
+        }?;
+        Ok(self.norm.to_data(y.view()))
     }
 
     /// Chain `steps` learned maps from snapshot `from`: returns the predicted clouds at
@@ -197,6 +272,13 @@ impl Model {
     /// used by time-varying potentials (evaluated at t_from + τ).
     pub fn jko_step(&self, x: ArrayView2<f64>, t_from: f64, tau: f64, opts: &JkoStepOptions) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "jko_step")?;
+        let z = self.norm.to_model(x);
+        let y = self.jko_step_model(z.view(), t_from, tau, opts)?;
+        Ok(self.norm.to_data(y.view()))
+    }
+
+    /// [`Model::jko_step`] in network coordinates.
+    fn jko_step_model(&self, x: ArrayView2<f64>, t_from: f64, tau: f64, opts: &JkoStepOptions) -> Result<Array2<f64>> {
         if !(tau.is_finite() && tau > 0.0) {
             return Err(Error::invalid_argument(format!("JKO step size must be positive and finite, got {tau}")));
         }
@@ -254,43 +336,57 @@ impl Model {
         }
     }
 
+    /// Energy values: network units → data units. With x = c + s·z and t = scale·t_n, the flow
+    /// dz = −∇_z V_n dt_n is dx = −∇_x V dt for V(x) = (s²/scale) V_n(z).
+    fn value_unit(&self) -> f64 {
+        self.norm.scale * self.norm.scale / self.axis.scale
+    }
+
+    /// Gradients: network units → data units (∇_x V = (s/scale) ∇_z V_n).
+    fn gradient_unit(&self) -> f64 {
+        self.norm.scale / self.axis.scale
+    }
+
     /// V(x, t) in the user's units (defined up to an additive constant). `t` matters only for `t,V`.
     pub fn potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array1<f64>> {
         check_points(x, self.dim(), "potential")?;
         let tf = self.check_time(t)?;
-        let xt = to_tensor(x, self.device);
+        let z = self.norm.to_model(x);
+        let xt = to_tensor(z.view(), self.device);
         let v = tch::no_grad(|| self.energy.potential(&xt, tf))
             .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-        Ok(to_array(&(v / self.axis.scale).unsqueeze(1))?.column(0).to_owned())
+        Ok(to_array(&(v * self.value_unit()).unsqueeze(1))?.column(0).to_owned())
     }
 
     /// ∇V(x, t) in the user's units: the drift of the learned SDE is −∇V.
     pub fn grad_potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "grad_potential")?;
         let tf = self.check_time(t)?;
-        let xt = to_tensor(x, self.device);
+        let z = self.norm.to_model(x);
+        let xt = to_tensor(z.view(), self.device);
         let g = self
             .energy
             .grad_potential(&xt, tf)
             .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-        to_array(&(g / self.axis.scale))
+        to_array(&(g * self.gradient_unit()))
     }
 
     /// Interaction field (∇W ∗ ρ)(x) = (1/M) Σ_j ∇W(x_i − y_j) over a population y, user units.
     pub fn interaction_field(&self, x: ArrayView2<f64>, population: ArrayView2<f64>) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "interaction_field")?;
         check_points(population, self.dim(), "interaction_field population")?;
-        let (xt, pt) = (to_tensor(x, self.device), to_tensor(population, self.device));
+        let (zx, zp) = (self.norm.to_model(x), self.norm.to_model(population));
+        let (xt, pt) = (to_tensor(zx.view(), self.device), to_tensor(zp.view(), self.device));
         let g = self
             .energy
             .interaction_field(&xt, &pt)
             .ok_or_else(|| Error::state("this model has no interaction term (variant without W)"))?;
-        to_array(&(g / self.axis.scale))
+        to_array(&(g * self.gradient_unit()))
     }
 
     /// Learned diffusion coefficient θ₃ in the user's time unit (0 when the internal energy is off).
     pub fn theta3(&self) -> f64 {
-        self.energy.theta3().map_or(0.0, |t| t.double_value(&[]) / self.axis.scale)
+        self.energy.theta3().map_or(0.0, |t| t.double_value(&[]) * self.value_unit())
     }
 
     /// Simulate the learned SDE dX = −∇V dt − (∇W∗ρ) dt + √(2θ₃) dB by Euler–Maruyama from `x0` at
@@ -358,6 +454,18 @@ impl Model {
             .collect()
     }
 
+    /// Copies of every parameter (energy and maps): what early stopping keeps.
+    pub(crate) fn state_snapshot(&self) -> Vec<Tensor> {
+        let vars: Vec<Tensor> = self.all_variables().into_iter().map(|(_, t)| t).collect();
+        crate::methods::snapshot_parameters(&vars)
+    }
+
+    /// Write back a [`Model::state_snapshot`].
+    pub(crate) fn restore_state(&mut self, state: &[Tensor]) {
+        let vars: Vec<Tensor> = self.all_variables().into_iter().map(|(_, t)| t).collect();
+        crate::methods::restore_parameters(&vars, state);
+    }
+
     // ---------------------------------------------------------------- persistence
 
     fn all_variables(&self) -> Vec<(String, Tensor)> {
@@ -403,6 +511,22 @@ impl Model {
         meta.insert("times".into(), join_f64(&self.axis.times));
         meta.insert("entropies".into(), join_f64(&self.entropies));
         meta.insert("epochs_done".into(), self.epochs_done.to_string());
+        meta.insert("normalisation.centre".into(), join_f64(self.norm.centre.as_slice().expect("contiguous")));
+        meta.insert("normalisation.scale".into(), join_f64(&[self.norm.scale]));
+        if let Some(b) = &self.baselines {
+            let means: Vec<f64> = b.fits.iter().flat_map(|f| f.mean.iter().copied()).collect();
+            let covs: Vec<f64> = b.fits.iter().flat_map(|f| f.cov.iter().copied()).collect();
+            let shrink: Vec<f64> = b.fits.iter().map(|f| f.shrinkage).collect();
+            meta.insert("baseline.means".into(), join_f64(&means));
+            meta.insert("baseline.covs".into(), join_f64(&covs));
+            meta.insert("baseline.shrinkage".into(), join_f64(&shrink));
+        }
+        if let Some(v) = &self.validation {
+            meta.insert(
+                "validation".into(),
+                format!("{:e},{:e},{},{},{}", v.initial_w1, v.best_w1, v.best_epoch, v.epochs_run, v.stop_reason),
+            );
+        }
         let bytes = safetensors::tensor::serialize(views, &Some(meta))
             .map_err(|e| Error::internal(format!("cannot serialise the model: {e:?}")))?;
         std::fs::write(path, bytes).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
@@ -422,7 +546,7 @@ impl Model {
             return Err(bad("not an ijkonet model".into()));
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
-        if version != MODEL_FORMAT_VERSION {
+        if version == 0 || version > MODEL_FORMAT_VERSION {
             return Err(bad(format!(
                 "model format version {version} is not supported (this library reads version {MODEL_FORMAT_VERSION})"
             )));
@@ -440,11 +564,62 @@ impl Model {
         if let Some(d) = device {
             config.device = d;
         }
+        if version == 1 {
+            // Version 1 had no warm start, normalisation or baselines.
+            config.warm_start = false;
+        }
         let dim: usize = get("dim")?.parse().map_err(|_| bad("bad dim".into()))?;
         let times = split_f64(&get("times")?).map_err(|_| bad("bad times".into()))?;
         let entropies = split_f64(&get("entropies")?).map_err(|_| bad("bad entropies".into()))?;
         let mut model = Model::new(&config, dim, times).map_err(|e| e.context(&what))?;
         model.entropies = entropies;
+        if version >= 2 {
+            let centre = split_f64(&get("normalisation.centre")?).map_err(|_| bad("bad normalisation".into()))?;
+            let scale = split_f64(&get("normalisation.scale")?).map_err(|_| bad("bad normalisation".into()))?;
+            if centre.len() != dim || scale.len() != 1 || !(scale[0].is_finite() && scale[0] > 0.0) {
+                return Err(bad("bad normalisation".into()));
+            }
+            model.norm = Normalisation { centre: Array1::from(centre), scale: scale[0] };
+            if let Some(means) = meta.get("baseline.means") {
+                let n = model.axis.times.len();
+                let parse =
+                    |k: &str| meta.get(k).map(|s| split_f64(s)).transpose().map_err(|_| bad(format!("bad {k}")));
+                let means = split_f64(means).map_err(|_| bad("bad baseline.means".into()))?;
+                let covs = parse("baseline.covs")?.unwrap_or_default();
+                let shrink = parse("baseline.shrinkage")?.unwrap_or_default();
+                if means.len() != n * dim || covs.len() != n * dim * dim || shrink.len() != n {
+                    return Err(bad("baseline fits do not match the dimension and times".into()));
+                }
+                let fits = (0..n)
+                    .map(|k| GaussianFit {
+                        mean: Array1::from(means[k * dim..(k + 1) * dim].to_vec()),
+                        cov: Array2::from_shape_vec((dim, dim), covs[k * dim * dim..(k + 1) * dim * dim].to_vec())
+                            .expect("sizes checked"),
+                        shrinkage: shrink[k],
+                    })
+                    .collect();
+                model.baselines = Some(Baselines { fits });
+            }
+            if let Some(v) = meta.get("validation") {
+                let p: Vec<&str> = v.split(',').collect();
+                let reason = match p.get(4) {
+                    Some(&"patience") => "patience",
+                    Some(&"time") => "time",
+                    _ => "budget",
+                };
+                if let [a, b, c, d, ..] = p[..] {
+                    if let (Ok(a), Ok(b), Ok(c), Ok(d)) = (a.parse(), b.parse(), c.parse(), d.parse()) {
+                        model.validation = Some(ValidationSummary {
+                            initial_w1: a,
+                            best_w1: b,
+                            best_epoch: c,
+                            epochs_run: d,
+                            stop_reason: reason,
+                        });
+                    }
+                }
+            }
+        }
         model.epochs_done = get("epochs_done")?.parse().map_err(|_| bad("bad epochs_done".into()))?;
         let st =
             safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt tensor data: {e:?}")))?;

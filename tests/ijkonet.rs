@@ -94,7 +94,8 @@ fn save_then_load_reproduces_every_output_exactly() {
     assert_eq!(Model::load(&junk, None).err().unwrap().kind(), ErrorKind::Format);
     assert_eq!(Model::load(dir.join("missing"), None).err().unwrap().kind(), ErrorKind::Io);
     let mut other = bytes.clone();
-    let needle = b"\"format_version\":\"1\"";
+    let needle = format!("\"format_version\":\"{}\"", ijkonet::model::MODEL_FORMAT_VERSION);
+    let needle = needle.as_bytes();
     let pos = bytes.windows(needle.len()).position(|w| w == needle).expect("version in header");
     other[pos + needle.len() - 2] = b'9';
     let newer = dir.join("newer.safetensors");

@@ -53,7 +53,7 @@ fn cosine(model: &Model, x: ArrayView2<f64>) -> f64 {
 fn learns_the_direction_of_a_quadratic_potential() {
     let data = quadratic_snapshots(200, 3, 1, DT);
     let test = quadratic_snapshots(200, 3, 2, DT);
-    let untrained = fit(&small_config(0), &data).unwrap();
+    let untrained = ijkonet::methods::trainer(&small_config(1), &data).unwrap().into_model();
     let model = fit(&small_config(40), &data).unwrap();
     let no_motion: f64 = (0..2)
         .map(|k| w1(test.get(k).unwrap().points.view(), test.get(k + 1).unwrap().points.view()).unwrap())
@@ -143,7 +143,7 @@ fn bad_inputs_are_refused_with_clear_errors() {
     other.set("method", "ijkonet").unwrap();
     assert_eq!(JkonetTrainer::new(&other, &data).err().unwrap().kind(), ErrorKind::InvalidArgument);
 
-    let model = fit(&small_config(0), &data).unwrap();
+    let model = ijkonet::methods::trainer(&small_config(1), &data).unwrap().into_model();
     let wrong_dim = Array2::<f64>::zeros((4, 3));
     assert_eq!(model.push_forward(0, wrong_dim.view()).unwrap_err().kind(), ErrorKind::InvalidArgument);
     let mut nan = Array2::<f64>::zeros((4, 2));

@@ -3,7 +3,7 @@
 //! stderr and a non-zero exit status (1 for a failed command, 2 for a bad command line).
 
 use clap::{Args, Parser, Subcommand};
-use ijkonet::config::Method;
+use ijkonet::baselines::Baseline;
 use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
 use ijkonet::methods::{self, Progress};
 use ijkonet::metrics::{bures::bw_uvp, mmd, ot, uvp::l2_uvp};
@@ -120,8 +120,12 @@ struct TrainArgs {
     /// Energy variant, e.g. V, V+W, V+W+U, t,V.
     #[arg(long)]
     variant: Option<String>,
+    /// Training length in epochs (default: automatic, early stopping on validation cells).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Wall-clock budget in seconds (training keeps the best validated parameters).
+    #[arg(long)]
+    max_seconds: Option<f64>,
     /// Any training option as key=value (repeatable); see `TrainConfig::keys()`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -432,18 +436,16 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         config.set("variant", v)?;
     }
     if let Some(e) = a.epochs {
-        config.epochs = e;
+        config.set("epochs", &e.to_string())?;
+    }
+    if let Some(s) = a.max_seconds {
+        config.set("max_seconds", &s.to_string())?;
     }
     for kv in &a.set {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| Error::invalid_argument(format!("--set expects key=value, got '{kv}'")))?;
         config.set(k.trim(), v.trim())?;
-    }
-    let epochs_given = a.epochs.is_some() || a.set.iter().any(|kv| kv.trim_start().starts_with("epochs"));
-    if config.method == Method::JKOnetStarLinear && !epochs_given {
-        // The closed form is one solve: further epochs would only repeat it.
-        config.epochs = 1;
     }
     let data = load_data(&a.data)?;
     let truth = read_truth(&a.data.data)?;
@@ -453,19 +455,32 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         let (train, test) = data.split(a.test_fraction, a.seed)?;
         (train, Some(test))
     };
+    let start = Instant::now();
+    let mut trainer = methods::trainer(&config, &train)?;
+    let per_epoch = trainer.iterations_per_epoch().max(1);
+    let epochs = if config.epochs > 0 {
+        config.epochs
+    } else {
+        let iterations = if config.iterations > 0 { config.iterations } else { trainer.auto_iterations() };
+        iterations.div_ceil(per_epoch).max(1)
+    };
+    let norm = trainer.model().normalisation();
     println!(
-        "training {}_{} on {} snapshots {:?} of dimension {} ({} epochs, device {:?})",
+        "training {}_{} on {} snapshots {:?} of dimension {} (up to {} epochs of {} iterations{}, device {:?}; \
+         coordinates centred and scaled by {:.4})",
         config.method.display_name(),
         config.energy.variant,
         train.len(),
         train.sizes(),
         train.dim(),
-        config.epochs,
-        config.device.resolve()?
+        epochs,
+        per_epoch,
+        trainer
+            .validation_data()
+            .map_or(String::new(), |v| format!(", early stopping on {:?} validation cells", v.sizes())),
+        config.device.resolve()?,
+        norm.scale
     );
-    let start = Instant::now();
-    let mut trainer = methods::trainer(&config, &train)?;
-    let epochs = config.epochs;
     let bar = if std::io::stdout().is_terminal() {
         let bar = ProgressBar::new(epochs as u64);
         bar.set_style(
@@ -482,10 +497,15 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         (Some(t), n) if n > 0 => Some((t, n)),
         _ => None,
     };
-    let mut history: Vec<Progress> = Vec::with_capacity(epochs);
+    let mut history: Vec<Progress> = Vec::new();
     let result = trainer.train(epochs, eval, &mut |p| {
         let metric = p.metric.map_or(String::new(), |m| format!("  held-out W1 {m:.4}"));
-        let msg = format!("energy loss {:+.4}  map loss {:+.4}{metric}", p.energy_loss, p.map_loss);
+        let val = match (p.validation, p.best_validation) {
+            (Some(v), Some(b)) => format!("  validation W1 {v:.4} (best {b:.4})"),
+            (None, Some(b)) => format!("  best validation W1 {b:.4}"),
+            _ => String::new(),
+        };
+        let msg = format!("energy loss {:+.4}  map loss {:+.4}{val}{metric}", p.energy_loss, p.map_loss);
         bar.set_position(p.epoch as u64);
         bar.set_message(msg.clone());
         if log_every > 0 && (p.epoch % log_every == 0 || p.epoch == p.epochs) {
@@ -498,6 +518,17 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     result?;
     let model = trainer.into_model();
     println!("trained in {:.2} s", start.elapsed().as_secs_f64());
+    if let Some(v) = model.validation_summary() {
+        let why = match v.stop_reason {
+            "patience" => "stopped early: no better validation score for the patience window",
+            "time" => "stopped at the wall-clock budget",
+            _ => "ran the whole budget",
+        };
+        println!(
+            "validation W1: {:.4} at the start (warm start), best {:.4} at epoch {} — kept; {} epochs run, {why}",
+            v.initial_w1, v.best_w1, v.best_epoch, v.epochs_run
+        );
+    }
     if model.config().energy.variant.internal {
         match &truth {
             Some(t) => println!("learned diffusion coefficient θ₃ = {:.4} (true β = {})", model.theta3(), t.beta),
@@ -506,10 +537,11 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     }
     model.save(&a.output)?;
     let history_path = sidecar(&a.output, HISTORY_SUFFIX);
-    let mut csv = String::from("epoch,energy_loss,map_loss,heldout_w1\n");
+    let mut csv = String::from("epoch,energy_loss,map_loss,heldout_w1,validation_w1\n");
     for p in &history {
         let metric = p.metric.map_or(String::new(), |m| m.to_string());
-        csv.push_str(&format!("{},{},{},{metric}\n", p.epoch, p.energy_loss, p.map_loss));
+        let val = p.validation.map_or(String::new(), |m| m.to_string());
+        csv.push_str(&format!("{},{},{},{metric},{val}\n", p.epoch, p.energy_loss, p.map_loss));
     }
     write_text(&history_path, &csv)?;
     println!("wrote {} and {}", a.output.display(), history_path.display());
@@ -575,6 +607,10 @@ struct StepMetrics {
     bw_uvp: f64,
     /// W1(ρ_k, ρ_{k+1}): what predicting "nothing moves" scores.
     baseline_w1: f64,
+    /// W1 of the mean-shift and affine Gaussian OT predictions fitted on the training snapshots
+    /// (None for models saved before the baselines were stored).
+    mean_shift_w1: Option<f64>,
+    affine_w1: Option<f64>,
     /// L2-UVP (%) of the learned ∇V on ρ_{k+1} against the truth, when the truth is known.
     l2_uvp: Option<f64>,
 }
@@ -601,6 +637,12 @@ fn evaluate(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>) -> Res
             let source = data.get(k).expect("k in range").points.view();
             let target = data.get(k + 1).expect("k + 1 in range").points.view();
             let pred = model.push_forward(k, source)?;
+            let baseline = |kind: Baseline| -> Result<Option<f64>> {
+                match model.baselines() {
+                    Some(b) => Ok(Some(ot::w1(b.predict(kind, k, source)?.view(), target)?)),
+                    None => Ok(None),
+                }
+            };
             let l2 = match with_truth {
                 Some(t) => {
                     let learned = model.grad_potential(target, times[k + 1])?;
@@ -616,6 +658,8 @@ fn evaluate(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>) -> Res
                 mmd: mmd::mmd(pred.view(), target, mmd::Bandwidth::Median)?,
                 bw_uvp: bw_uvp(pred.view(), target)?,
                 baseline_w1: ot::w1(source, target)?,
+                mean_shift_w1: baseline(Baseline::MeanShift)?,
+                affine_w1: baseline(Baseline::AffineOt)?,
                 l2_uvp: l2,
             })
         })
@@ -627,36 +671,63 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     s / n as f64
 }
 
+/// The mean of an optional per-step value, when every step has it.
+fn mean_opt(rows: &[StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> Option<f64> {
+    rows.iter().all(|r| f(r).is_some()).then(|| mean(rows.iter().filter_map(&f)))
+}
+
 fn print_table(rows: &[StepMetrics]) {
-    let l2 = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
     println!(
-        "{:>4} {:>21} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13}",
-        "step", "time", "W1", "W2", "MMD", "BW-UVP%", "L2-UVP%", "W1 no-motion"
+        "{:>4} {:>21} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>10} {:>9}",
+        "step", "time", "W1", "W2", "MMD", "BW-UVP%", "L2-UVP%", "no motion", "mean shift", "affine OT"
     );
     for (k, r) in rows.iter().enumerate() {
         println!(
-            "{k:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} {:>13.4}",
+            "{k:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} | {:>9.4} {:>10} {:>9}",
             format!("{:.4} → {:.4}", r.t_from, r.t_to),
             r.w1,
             r.w2,
             r.mmd,
             r.bw_uvp,
-            l2(r.l2_uvp),
-            r.baseline_w1
+            opt(r.l2_uvp, 3),
+            r.baseline_w1,
+            opt(r.mean_shift_w1, 4),
+            opt(r.affine_w1, 4)
         );
     }
-    let l2_mean = rows.iter().all(|r| r.l2_uvp.is_some()).then(|| mean(rows.iter().filter_map(|r| r.l2_uvp)));
+    let model_w1 = mean(rows.iter().map(|r| r.w1));
     println!(
-        "{:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} {:>13.4}",
+        "{:>4} {:>21} {:>9.4} {:>9.4} {:>9.4} {:>9.3} {:>9} | {:>9.4} {:>10} {:>9}",
         "mean",
         "",
-        mean(rows.iter().map(|r| r.w1)),
+        model_w1,
         mean(rows.iter().map(|r| r.w2)),
         mean(rows.iter().map(|r| r.mmd)),
         mean(rows.iter().map(|r| r.bw_uvp)),
-        l2(l2_mean),
-        mean(rows.iter().map(|r| r.baseline_w1))
+        opt(mean_opt(rows, |r| r.l2_uvp), 3),
+        mean(rows.iter().map(|r| r.baseline_w1)),
+        opt(mean_opt(rows, |r| r.mean_shift_w1), 4),
+        opt(mean_opt(rows, |r| r.affine_w1), 4)
     );
+    let (name, best) = best_baseline(rows);
+    let verdict = if model_w1 < best { "beats" } else { "does NOT beat" };
+    println!(
+        "model mean W1 {model_w1:.4} {verdict} the best naive prediction ({name} {best:.4}): ratio {:.3}",
+        model_w1 / best
+    );
+}
+
+/// The naive prediction with the lowest mean W1 on these rows, and that W1.
+fn best_baseline(rows: &[StepMetrics]) -> (&'static str, f64) {
+    [
+        ("no motion", Some(mean(rows.iter().map(|r| r.baseline_w1)))),
+        ("mean shift", mean_opt(rows, |r| r.mean_shift_w1)),
+        ("affine OT", mean_opt(rows, |r| r.affine_w1)),
+    ]
+    .into_iter()
+    .filter_map(|(n, v)| v.map(|v| (n, v)))
+    .fold(("no motion", f64::INFINITY), |best, c| if c.1 < best.1 { c } else { best })
 }
 
 fn json_number(v: f64) -> String {
@@ -689,7 +760,8 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
         .map(|(k, r)| {
             format!(
                 "{{\"step\": {k}, \"t_from\": {}, \"t_to\": {}, \"w1\": {}, \"w2\": {}, \"mmd\": {}, \"bw_uvp\": {}, \
-                 \"l2_uvp\": {}, \"baseline_w1\": {}}}",
+                 \"l2_uvp\": {}, \"baseline_w1\": {}, \"baselines\": {{\"no_motion\": {}, \"mean_shift\": {}, \
+                 \"affine_ot\": {}}}}}",
                 json_number(r.t_from),
                 json_number(r.t_to),
                 json_number(r.w1),
@@ -697,14 +769,19 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
                 json_number(r.mmd),
                 json_number(r.bw_uvp),
                 opt(r.l2_uvp),
-                json_number(r.baseline_w1)
+                json_number(r.baseline_w1),
+                json_number(r.baseline_w1),
+                opt(r.mean_shift_w1),
+                opt(r.affine_w1)
             )
         })
         .collect();
-    let l2_mean = rows.iter().all(|r| r.l2_uvp.is_some()).then(|| mean(rows.iter().filter_map(|r| r.l2_uvp)));
+    let l2_mean = mean_opt(rows, |r| r.l2_uvp);
+    let (best_name, best) = best_baseline(rows);
     format!(
         "{{\n  \"model\": {},\n  \"data\": {},\n  \"steps\": [\n    {}\n  ],\n  \"mean\": {{\"w1\": {}, \"w2\": {}, \"mmd\": {}, \
-         \"bw_uvp\": {}, \"l2_uvp\": {}, \"baseline_w1\": {}}}\n}}",
+         \"bw_uvp\": {}, \"l2_uvp\": {}, \"baseline_w1\": {}, \"baselines\": {{\"no_motion\": {}, \"mean_shift\": {}, \
+         \"affine_ot\": {}}}}},\n  \"best_baseline\": {{\"name\": {}, \"w1\": {}}},\n  \"beats_best_baseline\": {}\n}}",
         json_string(&model_path.display().to_string()),
         json_string(&data_path.display().to_string()),
         steps.join(",\n    "),
@@ -713,7 +790,13 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
         json_number(mean(rows.iter().map(|r| r.mmd))),
         json_number(mean(rows.iter().map(|r| r.bw_uvp))),
         opt(l2_mean),
-        json_number(mean(rows.iter().map(|r| r.baseline_w1)))
+        json_number(mean(rows.iter().map(|r| r.baseline_w1))),
+        json_number(mean(rows.iter().map(|r| r.baseline_w1))),
+        opt(mean_opt(rows, |r| r.mean_shift_w1)),
+        opt(mean_opt(rows, |r| r.affine_w1)),
+        json_string(best_name),
+        json_number(best),
+        mean(rows.iter().map(|r| r.w1)) < best
     )
 }
 
@@ -819,10 +902,11 @@ fn plot_history(model_path: &Path, path: &Path) -> Result<bool> {
     let history = sidecar(model_path, HISTORY_SUFFIX);
     let Ok(text) = std::fs::read_to_string(&history) else { return Ok(false) };
     let bad = |line: usize| Error::format(format!("{}: line {line} is malformed", history.display()));
-    let mut columns: [Vec<(f64, f64)>; 3] = Default::default();
+    let mut columns: [Vec<(f64, f64)>; 4] = Default::default();
     for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split(',').collect();
-        if fields.len() != 4 {
+        // Four columns before the validation score was recorded, five since.
+        if fields.len() != 4 && fields.len() != 5 {
             return Err(bad(i + 1));
         }
         let epoch: f64 = fields[0].parse().map_err(|_| bad(i + 1))?;
@@ -832,7 +916,7 @@ fn plot_history(model_path: &Path, path: &Path) -> Result<bool> {
             }
         }
     }
-    let titles = ["energy loss", "map loss", "held-out one-step W1"];
+    let titles = ["energy loss", "map loss", "held-out one-step W1", "validation one-step W1"];
     let panels: Vec<(String, Vec<Series>)> = titles
         .iter()
         .zip(columns)

@@ -166,6 +166,11 @@ impl Snapshots {
     /// Split every snapshot independently: a random `test_fraction` of its points (seeded) goes to
     /// the test set. Both halves keep at least 2 points per snapshot, or the split is refused.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Snapshots, Snapshots)> {
+        self.split_capped(test_fraction, usize::MAX, seed)
+    }
+
+    /// [`Snapshots::split`] with at most `cap` test points per snapshot.
+    pub fn split_capped(&self, test_fraction: f64, cap: usize, seed: u64) -> Result<(Snapshots, Snapshots)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
             return Err(Error::invalid_argument(format!(
                 "test fraction must lie strictly between 0 and 1, got {test_fraction}"
@@ -176,7 +181,7 @@ impl Snapshots {
         let mut test = Vec::with_capacity(self.len());
         for (k, s) in self.snapshots.iter().enumerate() {
             let n = s.len();
-            let n_test = (n as f64 * test_fraction).round() as usize;
+            let n_test = ((n as f64 * test_fraction).round() as usize).min(cap);
             if n_test < 2 || n - n_test < 2 {
                 return Err(Error::invalid_data(format!(
                     "snapshot {k} has {n} points: a {test_fraction} split leaves fewer than 2 on one side"

@@ -11,10 +11,12 @@
 // A C signature passes buffers as flat (pointer, length) arguments, so many arguments are the norm.
 #![allow(clippy::too_many_arguments)]
 
+mod baselines;
 mod config;
 mod metrics;
 mod model;
 
+pub use baselines::*;
 pub use config::*;
 pub use metrics::*;
 pub use model::*;

@@ -321,7 +321,7 @@ pub unsafe extern "C" fn ijk_model_config(
 }
 
 /// Run a read-only query on the trained model.
-fn query<R>(model: *const IjkModel, f: impl FnOnce(&Model) -> Result<R>) -> Result<R> {
+pub(super) fn query<R>(model: *const IjkModel, f: impl FnOnce(&Model) -> Result<R>) -> Result<R> {
     let model = unsafe { self::model(model) }?;
     let inner = model.lock()?;
     f(inner.model()?)
@@ -381,7 +381,7 @@ pub unsafe extern "C" fn ijk_model_theta3(model: *const IjkModel, out: *mut f64,
 }
 
 /// Validate n × d input points against the model and the output buffer before any work.
-fn input<'a>(
+pub(super) fn input<'a>(
     m: &Model,
     x: *const f64,
     n: usize,
@@ -400,7 +400,7 @@ fn input<'a>(
 }
 
 /// Values in `count` clouds of n × d, refusing overflow.
-fn cloud_len(count: usize, n: usize, d: usize) -> Result<usize> {
+pub(super) fn cloud_len(count: usize, n: usize, d: usize) -> Result<usize> {
     count
         .checked_mul(n)
         .and_then(|v| v.checked_mul(d))

@@ -2,12 +2,14 @@
 //! descent–ascent. The maps T^k play the inner JKO steps for the current energy (minimise), the
 //! energy pushes itself down on the data ρ_{k+1} and up on the predictions T^k_#ρ_k (maximise).
 
+use crate::baselines::{AffineMap, GaussianFit};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
+use crate::maps::TransportMaps;
 use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
-use crate::model::Model;
+use crate::model::{warm_start_applies, Model, TimeAxis};
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +23,9 @@ pub struct IJKOnetTrainer {
     /// The energy being optimised. Min–max training makes its iterates oscillate around the
     /// equilibrium; the average is a far steadier estimate of ∇V (Polyak/EMA averaging, as in GANs).
     live: Energy,
+    /// The maps being optimised; the model's maps are their exponential moving average, for the
+    /// same reason as the energy's (predictions come from the averaged maps).
+    live_maps: TransportMaps,
     data: Vec<Tensor>,
     energy_opt: nn::Optimizer,
     map_opt: nn::Optimizer,
@@ -49,9 +54,30 @@ fn per_row(sizes: &[i64], value: impl Fn(usize) -> f64, device: tch::Device) -> 
 }
 
 impl IJKOnetTrainer {
-    /// Prepare training on `data` (validated snapshots). Precomputes the data entropies when the
-    /// internal energy is learned.
+    /// Prepare training on `data` (validated snapshots, network coordinates). Precomputes the data
+    /// entropies when the internal energy is learned; with `warm_start`, the Gaussian fits of
+    /// `data` start the maps and V (see [`IJKOnetTrainer::with_warm_start`]).
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<IJKOnetTrainer> {
+        let maps = if warm_start_applies(config) {
+            let fits = data.iter().map(|s| GaussianFit::ledoit_wolf(s.points.view())).collect::<Result<Vec<_>>>()?;
+            Some(warm_start_maps(&fits, None)?)
+        } else {
+            None
+        };
+        Self::with_warm_start(config, data, maps.as_deref())
+    }
+
+    /// As [`IJKOnetTrainer::new`] with given affine maps between consecutive snapshots (network
+    /// coordinates, see [`warm_start_maps`]) for the warm start: map k starts at A_k x + c_k, and V
+    /// at the quadratic whose JKO step of size τ_k is exactly that map,
+    /// ∇V(y) = ((A_k⁻¹ − I) y − A_k⁻¹ c_k)/τ_k (one per step for `t,V`, their mean for `V`).
+    /// The min–max game then starts at an equilibrium for first and second moments: the energy's
+    /// quadratic part has no gradient, and the networks learn what is not Gaussian.
+    pub fn with_warm_start(
+        config: &TrainConfig,
+        data: &Snapshots,
+        warm: Option<&[AffineMap]>,
+    ) -> Result<IJKOnetTrainer> {
         crate::methods::expect_method(config, Method::IJKOnet)?;
         let mut model = Model::new(config, data.dim(), data.times())?;
         if config.energy.variant.internal {
@@ -61,14 +87,28 @@ impl IJKOnetTrainer {
                 .collect::<Result<_>>()?;
         }
         let device = model.device;
-        let live = Energy::new(&config.energy, data.dim(), device, config.seed)?;
+        let mut live = Energy::new(&config.energy, data.dim(), device, config.seed)?;
+        let mut live_maps =
+            TransportMaps::new(&config.maps, data.dim(), model.axis.steps(), device, config.seed.wrapping_add(1))?;
+        if warm_start_applies(config) {
+            live.add_quadratic(model.axis.quadratic_knots(config.energy.variant.time_varying))?;
+            live_maps.add_affine_base()?;
+            if let Some(warm) = warm {
+                if warm.len() + 1 != data.len() || warm.iter().any(|m| m.c.len() != data.dim()) {
+                    return Err(Error::invalid_argument("warm start: one affine map per step is needed"));
+                }
+                warm_start(&mut live, &live_maps, &model.axis, config, warm)?;
+            }
+        }
         copy_parameters(&live.vs, &model.energy.vs, 0.0);
+        copy_parameters(&live_maps.vs, &model.maps()?.vs, 0.0);
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
         let energy_opt = config.energy_optim.build(&live.vs)?;
-        let map_opt = config.map_optim.build(&model.maps()?.vs)?;
+        let map_opt = config.map_optim.build(&live_maps.vs)?;
         let mut t = IJKOnetTrainer {
             model,
             live,
+            live_maps,
             data: tensors,
             energy_opt,
             map_opt,
@@ -88,7 +128,7 @@ impl IJKOnetTrainer {
 
     fn parameters(&self) -> Vec<Tensor> {
         let mut v = self.live.vs.trainable_variables();
-        v.extend(self.model.maps_expect().vs.trainable_variables());
+        v.extend(self.live_maps.vs.trainable_variables());
         v
     }
 
@@ -132,12 +172,13 @@ impl IJKOnetTrainer {
     /// Σ_k [Ĥ(ρ_k) + mean log|det ∇T^k|] (change of variables, spec eq. 25).
     fn push(&mut self, src: &Stacked) -> (Tensor, Option<Tensor>) {
         let m = &self.model;
-        let apply = |x: &Tensor| m.maps_expect().forward_stacked(x, &src.feature, &src.sizes);
+        let maps = &self.live_maps;
+        let apply = |x: &Tensor| maps.forward_stacked(x, &src.feature, &src.sizes);
         if !m.config.energy.variant.internal {
             return (apply(&src.x), None);
         }
         let seed: u64 = self.rng.random();
-        let (y, logdet) = m.maps_expect().with_logdet(&src.x, m.config.logdet, seed, apply);
+        let (y, logdet) = maps.with_logdet(&src.x, m.config.logdet, seed, apply);
         let mean_logdet = (logdet * &src.weight).sum(Kind::Float);
         let base: f64 = m.entropies[..src.sizes.len()].iter().sum();
         (y, Some(mean_logdet + base))
@@ -172,7 +213,7 @@ impl IJKOnetTrainer {
         }
         let cfg = self.model.config.clone();
         self.live.set_trainable(false);
-        self.model.maps_mut_expect().set_trainable(true);
+        self.live_maps.set_trainable(true);
         let mut map_sum = 0.0;
         for _ in 0..cfg.map_steps {
             let loss = self.map_loss();
@@ -183,7 +224,7 @@ impl IJKOnetTrainer {
             cfg.map_optim.step(&mut self.map_opt, &loss);
             map_sum += value;
         }
-        self.model.maps_mut_expect().set_trainable(false);
+        self.live_maps.set_trainable(false);
         self.live.set_trainable(true);
         let loss = self.energy_loss();
         let energy_value = loss.double_value(&[]);
@@ -191,11 +232,12 @@ impl IJKOnetTrainer {
             return self.diverged("energy", energy_value);
         }
         cfg.energy_optim.step(&mut self.energy_opt, &loss);
-        self.model.maps_mut_expect().set_trainable(true);
+        self.live_maps.set_trainable(true);
         if self.parameters().iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
             return self.diverged("parameter", f64::NAN);
         }
         copy_parameters(&self.live.vs, &self.model.energy.vs, cfg.energy_ema);
+        copy_parameters(&self.live_maps.vs, &self.model.maps()?.vs, cfg.map_ema);
         self.backup = self.snapshot_parameters();
         self.iterations += 1;
         Ok((energy_value, map_sum / cfg.map_steps as f64))
@@ -204,7 +246,7 @@ impl IJKOnetTrainer {
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
         restore_parameters(&self.parameters(), &self.backup);
         self.live.set_trainable(true);
-        self.model.maps_mut_expect().set_trainable(true);
+        self.live_maps.set_trainable(true);
         self.failed = true;
         Err(Error::numerical(format!(
             "training diverged: {what} loss is {value} at iteration {}; the last finite parameters were restored",
@@ -216,6 +258,9 @@ impl IJKOnetTrainer {
 impl Trainer for IJKOnetTrainer {
     fn model(&self) -> &Model {
         &self.model
+    }
+    fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
     }
     fn into_model(self: Box<Self>) -> Model {
         self.model
@@ -230,6 +275,77 @@ impl Trainer for IJKOnetTrainer {
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;
     }
+    fn auto_iterations(&self) -> usize {
+        crate::methods::IJKONET_AUTO_ITERATIONS
+    }
+}
+
+/// Interpolation weights λ tried between the mean shift (0) and the Gaussian OT map (1).
+const WARM_START_LAMBDAS: [f64; 5] = [1.0, 0.75, 0.5, 0.25, 0.0];
+
+/// The warm-start map of every step: x ↦ m_{k+1} + A_λ (x − m_k) with A_λ = I + λ(A_k − I),
+/// between the mean shift (λ = 0) and the Gaussian OT map A_k (λ = 1). With `validation` clouds
+/// (network coordinates), λ is chosen per step by their one-step W1: with few cells per snapshot the
+/// covariances are too noisy for the full affine map, which then scrambles more than it explains.
+/// Without, λ = 1. A_λ stays symmetric positive definite, so it is still an OT map.
+pub fn warm_start_maps(fits: &[GaussianFit], validation: Option<&Snapshots>) -> Result<Vec<AffineMap>> {
+    (0..fits.len() - 1)
+        .map(|k| {
+            let full = AffineMap::gaussian_ot(&fits[k], &fits[k + 1])?;
+            let at = |lambda: f64| {
+                let eye = ndarray::Array2::<f64>::eye(full.a.nrows());
+                let a = &eye + &((&full.a - &eye) * lambda);
+                let c = &fits[k + 1].mean - &a.dot(&fits[k].mean);
+                AffineMap { a, c }
+            };
+            let Some(val) = validation else { return Ok(full) };
+            let (src, dst) = (&val.get(k).expect("k in range").points, &val.get(k + 1).expect("k+1 in range").points);
+            let mut best: Option<(f64, AffineMap)> = None;
+            for lambda in WARM_START_LAMBDAS {
+                let map = at(lambda);
+                let w = crate::metrics::ot::w1(map.apply(src.view()).view(), dst.view())?;
+                if best.as_ref().is_none_or(|b| w < b.0) {
+                    best = Some((w, map));
+                }
+            }
+            Ok(best.expect("at least one λ").1)
+        })
+        .collect()
+}
+
+/// Set the affine map bases and the quadratic part of V from the warm-start maps (see
+/// [`IJKOnetTrainer::with_warm_start`]), and shrink V's network so that V starts at its quadratic.
+fn warm_start(
+    energy: &mut Energy,
+    maps: &TransportMaps,
+    axis: &TimeAxis,
+    config: &TrainConfig,
+    warm: &[AffineMap],
+) -> Result<()> {
+    let d = warm[0].c.len();
+    let flat = |a: &ndarray::Array2<f64>| a.iter().copied().collect::<Vec<f64>>();
+    let mut quadratics = Vec::with_capacity(axis.steps());
+    for (k, map) in warm.iter().enumerate() {
+        maps.set_affine_base(k, &flat(&map.a), map.c.as_slice().expect("contiguous"))?;
+        let (lambda, p) = crate::linalg::symmetric_eigen(map.a.view())?;
+        let a_inv = p.dot(&ndarray::Array2::from_diag(&lambda.mapv(|l| 1.0 / l))).dot(&p.t());
+        let tau = axis.tau(k, config.tau);
+        let q = (&a_inv - &ndarray::Array2::<f64>::eye(d)) / tau;
+        let b = -a_inv.dot(&map.c) / tau;
+        quadratics.push((q, b));
+    }
+    if config.energy.variant.time_varying {
+        for (j, (q, b)) in quadratics.iter().enumerate() {
+            energy.set_quadratic(j, &flat(q), b.as_slice().expect("contiguous"))?;
+        }
+    } else {
+        let n = quadratics.len() as f64;
+        let q = quadratics.iter().fold(ndarray::Array2::<f64>::zeros((d, d)), |acc, (q, _)| acc + q) / n;
+        let b = quadratics.iter().fold(ndarray::Array1::<f64>::zeros(d), |acc, (_, b)| acc + b) / n;
+        energy.set_quadratic(0, &flat(&q), b.as_slice().expect("contiguous"))?;
+    }
+    energy.shrink_potential_output(0.01);
+    Ok(())
 }
 
 /// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture).

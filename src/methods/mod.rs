@@ -9,11 +9,13 @@ pub mod ijkonet;
 pub mod jkonet;
 pub mod jkonet_star;
 
+use crate::baselines::{Baselines, GaussianFit, Normalisation};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Model;
+use crate::model::{Model, ValidationSummary};
 use std::ops::ControlFlow;
+use std::time::Instant;
 
 /// What a progress callback sees after each epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,7 +30,17 @@ pub struct Progress {
     pub map_loss: f64,
     /// Optional evaluation metric (mean one-step W1 on held-out data), when requested.
     pub metric: Option<f64>,
+    /// Mean one-step W1 on the internal validation cells, on the epochs where it was evaluated.
+    pub validation: Option<f64>,
+    /// The best validation score so far (its parameters are what training keeps).
+    pub best_validation: Option<f64>,
 }
+
+/// Most validation cells taken from one snapshot: enough for a stable W1, cheap to evaluate.
+const MAX_VALIDATION_CELLS: usize = 500;
+
+/// Default iteration budget of iJKOnet (early stopping usually ends training sooner).
+pub const IJKONET_AUTO_ITERATIONS: usize = 10000;
 
 /// A training session of any method. Training state (optimisers, precomputed couplings, …) lives in
 /// the trainer; [`Trainer::model`] is always a usable model (the last finite parameters after a
@@ -44,19 +56,62 @@ pub trait Trainer: Send {
     fn iterations_per_epoch(&self) -> usize;
     /// Count one finished epoch on the model.
     fn finish_epoch(&mut self);
+    /// The model, mutably (normalisation, baselines and the best parameters are set through it).
+    fn model_mut(&mut self) -> &mut Model;
+    /// Iterations of the `auto` budget: 100 epochs unless the method knows better.
+    fn auto_iterations(&self) -> usize {
+        100 * self.iterations_per_epoch()
+    }
+    /// Cells held out from training to choose the stopping point (data units), if any.
+    fn validation_data(&self) -> Option<&Snapshots> {
+        None
+    }
 
-    /// Train for `epochs` epochs. After each, `callback` sees the progress and may stop training by
-    /// returning `ControlFlow::Break` (the error kind is then `Cancelled`). When `eval` is given,
-    /// the mean one-step W1 on it is computed every `eval_every` epochs (and after the last) and
-    /// passed as the metric.
+    /// Train for `epochs` epochs (0 = the configuration's budget: its `epochs`, else its
+    /// `iterations`, else [`Trainer::auto_iterations`]). After each epoch, `callback` sees the
+    /// progress and may stop training by returning `ControlFlow::Break` (the error kind is then
+    /// `Cancelled`). When `eval` is given, the mean one-step W1 on it is computed every
+    /// `eval_every` epochs (and after the last) and passed as the metric.
+    ///
+    /// With validation data, the mean one-step W1 on them is computed before training and every
+    /// `eval_interval` iterations; training stops after `patience` iterations without improvement
+    /// or past `max_seconds`, and the model keeps the parameters of the best score (also when
+    /// cancelled).
     fn train(
         &mut self,
         epochs: usize,
         eval: Option<(&Snapshots, usize)>,
         callback: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Vec<Progress>> {
-        let per_epoch = self.iterations_per_epoch();
-        let mut history = Vec::with_capacity(epochs);
+        let per_epoch = self.iterations_per_epoch().max(1);
+        let cfg = self.model().config().clone();
+        let epochs = if epochs > 0 {
+            epochs
+        } else if cfg.epochs > 0 {
+            cfg.epochs
+        } else {
+            let iterations = if cfg.iterations > 0 { cfg.iterations } else { self.auto_iterations() };
+            iterations.div_ceil(per_epoch).max(1)
+        };
+        let validation = self.validation_data().cloned();
+        let val_every = (cfg.eval_interval as f64 / per_epoch as f64).round().max(1.0) as usize;
+        let patience_evals = if cfg.patience == 0 { usize::MAX } else { cfg.patience.div_ceil(val_every * per_epoch) };
+        let start = Instant::now();
+        let score = |m: &Model, v: &Snapshots| -> Result<f64> {
+            let w = m.one_step_w1(v)?;
+            let mean = w.iter().sum::<f64>() / w.len() as f64;
+            Ok(if mean.is_finite() { mean } else { f64::INFINITY })
+        };
+        let mut best: Option<(f64, usize, Vec<tch::Tensor>)> = None;
+        let mut initial = f64::NAN;
+        if let Some(v) = &validation {
+            initial = score(self.model(), v)?;
+            best = Some((initial, self.model().epochs_done(), self.model().state_snapshot()));
+        }
+        let mut since_best = 0usize;
+        let mut stop_reason = "budget";
+        let mut history = Vec::new();
+        let mut outcome = Ok(());
         for e in 0..epochs {
             let (mut es, mut ms) = (0.0, 0.0);
             for _ in 0..per_epoch {
@@ -65,26 +120,63 @@ pub trait Trainer: Send {
                 ms += ml;
             }
             self.finish_epoch();
+            let last = e + 1 == epochs;
             let metric = match eval {
-                Some((test, every)) if every > 0 && ((e + 1) % every == 0 || e + 1 == epochs) => {
+                Some((test, every)) if every > 0 && ((e + 1) % every == 0 || last) => {
                     let w = self.model().one_step_w1(test)?;
                     Some(w.iter().sum::<f64>() / w.len() as f64)
                 }
                 _ => None,
             };
+            let out_of_time = cfg.max_seconds > 0.0 && start.elapsed().as_secs_f64() >= cfg.max_seconds;
+            let mut val_score = None;
+            if let Some(v) = &validation {
+                if (e + 1) % val_every == 0 || last || out_of_time {
+                    let s = score(self.model(), v)?;
+                    val_score = Some(s);
+                    if best.as_ref().is_none_or(|b| s < b.0) {
+                        best = Some((s, self.model().epochs_done(), self.model().state_snapshot()));
+                        since_best = 0;
+                    } else {
+                        since_best += 1;
+                    }
+                }
+            }
             let p = Progress {
                 epoch: self.model().epochs_done(),
                 epochs,
                 energy_loss: es / per_epoch as f64,
                 map_loss: ms / per_epoch as f64,
                 metric,
+                validation: val_score,
+                best_validation: best.as_ref().map(|b| b.0),
             };
             history.push(p);
             if callback(&p).is_break() {
-                return Err(Error::new(ErrorKind::Cancelled, format!("training cancelled after epoch {}", p.epoch)));
+                outcome = Err(Error::new(ErrorKind::Cancelled, format!("training cancelled after epoch {}", p.epoch)));
+                break;
+            }
+            if since_best >= patience_evals {
+                stop_reason = "patience";
+                break;
+            }
+            if out_of_time {
+                stop_reason = "time";
+                break;
             }
         }
-        Ok(history)
+        if let Some((best_w1, best_epoch, state)) = best {
+            let model = self.model_mut();
+            model.restore_state(&state);
+            model.validation = Some(ValidationSummary {
+                initial_w1: initial,
+                best_w1,
+                best_epoch,
+                epochs_run: history.len(),
+                stop_reason,
+            });
+        }
+        outcome.map(|_| history)
     }
 }
 
@@ -131,13 +223,81 @@ pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor])
     });
 }
 
-/// A trainer for `config.method` on `data` (validated snapshots).
+/// A trainer for `config.method` on `data` (validated snapshots, data units).
+///
+/// Every method trains in normalised coordinates (`normalise`, fitted on `data` and stored in the
+/// model, which answers every query in the data's units) and its model carries the Gaussian fits
+/// of `data` behind the naive predictions. With a validation fraction, a seeded part of every
+/// snapshot (at most 500 cells each) is held out to choose the stopping point.
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
-    Ok(match config.method {
-        Method::IJKOnet => Box::new(ijkonet::IJKOnetTrainer::new(config, data)?),
-        Method::JKOnetStar | Method::JKOnetStarLinear => jkonet_star::trainer(config, data)?,
-        Method::JKOnet => jkonet::trainer(config, data)?,
-    })
+    config.validate()?;
+    let norm = Normalisation::fit(data, config.normalise);
+    let baselines = Baselines::fit(data)?;
+    let (fit, validation) = validation_split(config, data);
+    let z = norm.snapshots(&fit)?;
+    let inner: Box<dyn Trainer> = match config.method {
+        Method::IJKOnet => {
+            // The warm start sees every training cell (validation ones included): its Gaussian fits
+            // are as good as the baselines'.
+            let fits: Vec<GaussianFit> = baselines.fits.iter().map(|f| f.normalised(&norm)).collect();
+            let val_z = validation.as_ref().map(|v| norm.snapshots(v)).transpose()?;
+            let warm = ijkonet::warm_start_maps(&fits, val_z.as_ref())?;
+            Box::new(ijkonet::IJKOnetTrainer::with_warm_start(config, &z, Some(&warm))?)
+        }
+        Method::JKOnetStar | Method::JKOnetStarLinear => jkonet_star::trainer(config, &z)?,
+        Method::JKOnet => jkonet::trainer(config, &z)?,
+    };
+    let mut session = Session { inner, validation };
+    let model = session.model_mut();
+    model.norm = norm;
+    model.baselines = Some(baselines);
+    Ok(Box::new(session))
+}
+
+/// The cells [`trainer`] trains on and the validation cells it holds out (None when the validation
+/// fraction is 0 or a snapshot has too few cells to spare 2 on each side).
+pub fn validation_split(config: &TrainConfig, data: &Snapshots) -> (Snapshots, Option<Snapshots>) {
+    let fraction = config.validation_fraction();
+    if fraction <= 0.0 {
+        return (data.clone(), None);
+    }
+    match data.split_capped(fraction, MAX_VALIDATION_CELLS, config.seed ^ 0x5EED_0F7A_11D0) {
+        Ok((fit, val)) => (fit, Some(val)),
+        Err(_) => (data.clone(), None),
+    }
+}
+
+/// A method's trainer plus the validation cells (see [`trainer`]).
+struct Session {
+    inner: Box<dyn Trainer>,
+    validation: Option<Snapshots>,
+}
+
+impl Trainer for Session {
+    fn model(&self) -> &Model {
+        self.inner.model()
+    }
+    fn into_model(self: Box<Self>) -> Model {
+        self.inner.into_model()
+    }
+    fn step(&mut self) -> Result<(f64, f64)> {
+        self.inner.step()
+    }
+    fn iterations_per_epoch(&self) -> usize {
+        self.inner.iterations_per_epoch()
+    }
+    fn finish_epoch(&mut self) {
+        self.inner.finish_epoch()
+    }
+    fn model_mut(&mut self) -> &mut Model {
+        self.inner.model_mut()
+    }
+    fn auto_iterations(&self) -> usize {
+        self.inner.auto_iterations()
+    }
+    fn validation_data(&self) -> Option<&Snapshots> {
+        self.validation.as_ref()
+    }
 }
 
 /// Train `config.method` on `data` for `config.epochs` epochs with no callback.

@@ -350,6 +350,134 @@ static void test_interaction(void) {
     ijk_model_free(model);
 }
 
+/* The naive predictions and the held-out evaluation of one step against them. */
+static void test_baselines(ijk_model* model) {
+    /* The training snapshots of ijk_test_model_with_data (k = 0, 1: scales 2 and 1). */
+    double c0[NV], c1[NV];
+    ijk_test_cloud(c0, TEST_N, TEST_D, 0.0, 2.0, 11);
+    ijk_test_cloud(c1, TEST_N, TEST_D, 0.0, 1.0, 12);
+    double m0[TEST_D] = {0}, m1[TEST_D] = {0};
+    for (size_t i = 0; i < TEST_N; i++) {
+        for (size_t j = 0; j < TEST_D; j++) {
+            m0[j] += c0[i * TEST_D + j] / TEST_N;
+            m1[j] += c1[i * TEST_D + j] / TEST_N;
+        }
+    }
+    /* Held-out clouds of snapshots 0 and 1 (other seeds, a different size for x_next). */
+    enum { NN = TEST_N + 5 };
+    double x[NV], xn[NN * TEST_D], y[NV], p[NV];
+    ijk_test_cloud(x, TEST_N, TEST_D, 0.0, 2.0, 41);
+    ijk_test_cloud(xn, NN, TEST_D, 0.0, 1.0, 42);
+
+    /* No motion: the input itself, exactly. */
+    for (size_t i = 0; i < NV; i++) y[i] = -7.0;
+    OK(ijk_model_baseline_predict(model, IJK_BASELINE_NO_MOTION, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    for (size_t i = 0; i < NV; i++) CHECK(y[i] == x[i]);
+
+    /* Mean shift: every point moves by the same vector, the difference of the training means. */
+    OK(ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    for (size_t i = 0; i < TEST_N; i++) {
+        for (size_t j = 0; j < TEST_D; j++) {
+            CHECK(fabs((y[i * TEST_D + j] - x[i * TEST_D + j]) - (y[j] - x[j])) < 1e-12);
+            CHECK(fabs((y[i * TEST_D + j] - x[i * TEST_D + j]) - (m1[j] - m0[j])) < 1e-12);
+        }
+    }
+
+    /* Affine OT: it maps training snapshot 0's mean onto snapshot 1's and contracts its spread. */
+    OK(ijk_model_baseline_predict(model, IJK_BASELINE_AFFINE_OT, 0, c0, TEST_N, TEST_D, y, NV, NULL));
+    double pm[TEST_D] = {0}, spread0 = 0.0, spread_pred = 0.0;
+    for (size_t i = 0; i < TEST_N; i++)
+        for (size_t j = 0; j < TEST_D; j++) pm[j] += y[i * TEST_D + j] / TEST_N;
+    for (size_t j = 0; j < TEST_D; j++) CHECK(fabs(pm[j] - m1[j]) < 1e-9);
+    for (size_t i = 0; i < TEST_N; i++) {
+        for (size_t j = 0; j < TEST_D; j++) {
+            CHECK(isfinite(y[i * TEST_D + j]));
+            spread0 += pow(c0[i * TEST_D + j] - m0[j], 2);
+            spread_pred += pow(y[i * TEST_D + j] - pm[j], 2);
+        }
+    }
+    CHECK(spread_pred < 0.5 * spread0);
+
+    /* Held-out evaluation: 4 finite non-negative W1 values, consistent with the separate calls. */
+    double ev[IJK_EVALUATE_STEP_LEN + 1];
+    for (size_t i = 0; i <= IJK_EVALUATE_STEP_LEN; i++) ev[i] = -7.0;
+    OK(ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, ev, IJK_EVALUATE_STEP_LEN + 1, NULL));
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(isfinite(ev[i]) && ev[i] >= 0.0);
+    CHECK(ev[IJK_EVALUATE_STEP_LEN] == -7.0);
+    double w = -1.0;
+    OK(ijk_model_predict_step(model, 0, x, TEST_N, TEST_D, p, NV, NULL));
+    OK(ijk_metric_w1(p, TEST_N, xn, NN, TEST_D, &w, NULL));
+    CHECK(fabs(ev[0] - w) < 1e-9);
+    OK(ijk_metric_w1(x, TEST_N, xn, NN, TEST_D, &w, NULL));
+    CHECK(fabs(ev[1] - w) < 1e-9);
+    const int32_t kinds[] = {IJK_BASELINE_MEAN_SHIFT, IJK_BASELINE_AFFINE_OT};
+    for (size_t b = 0; b < 2; b++) {
+        OK(ijk_model_baseline_predict(model, kinds[b], 0, x, TEST_N, TEST_D, y, NV, NULL));
+        OK(ijk_metric_w1(y, TEST_N, xn, NN, TEST_D, &w, NULL));
+        CHECK(fabs(ev[2 + b] - w) < 1e-9);
+    }
+    /* The last step works too; W1 is symmetric and no motion does not depend on the step. */
+    double ev1[IJK_EVALUATE_STEP_LEN];
+    OK(ijk_model_evaluate_step(model, 1, xn, NN, x, TEST_N, TEST_D, ev1, IJK_EVALUATE_STEP_LEN, NULL));
+    CHECK(fabs(ev1[1] - ev[1]) < 1e-9);
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(isfinite(ev1[i]) && ev1[i] >= 0.0);
+
+    /* Errors: nothing is written. */
+    for (size_t i = 0; i < NV; i++) y[i] = -7.0;
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) ev[i] = -7.0;
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "baseline code 3", ijk_model_baseline_predict(model, 3, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "baseline code -1", ijk_model_baseline_predict(model, -1, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "out_len", ijk_model_baseline_predict(model, IJK_BASELINE_NO_MOTION, 0, x, TEST_N, TEST_D, y, NV - 1, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "step 2", ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 2, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "d = 3", ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 0, x, TEST_N / 2, 3, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "n = 0", ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 0, x, 0, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "NULL", ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 0, NULL, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "out", ijk_model_baseline_predict(model, IJK_BASELINE_MEAN_SHIFT, 0, x, TEST_N, TEST_D, NULL, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "model", ijk_model_baseline_predict(NULL, IJK_BASELINE_MEAN_SHIFT, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "out_len", ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, ev, 3, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "step 2", ijk_model_evaluate_step(model, 2, x, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "model", ijk_model_evaluate_step(NULL, 0, x, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "NULL", ijk_model_evaluate_step(model, 0, NULL, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "x_next", ijk_model_evaluate_step(model, 0, x, TEST_N, NULL, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "out", ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, NULL, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "n = 0", ijk_model_evaluate_step(model, 0, x, 0, xn, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "x_next: n = 0", ijk_model_evaluate_step(model, 0, x, TEST_N, xn, 0, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "d = 1", ijk_model_evaluate_step(model, 0, x, 2 * TEST_N, xn, 2 * NN, 1, ev, 4, NULL));
+    xn[3] = NAN;
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "not finite", ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    xn[3] = 0.0;
+    x[0] = INFINITY;
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "not finite", ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "not finite", ijk_model_baseline_predict(model, IJK_BASELINE_AFFINE_OT, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    x[0] = 0.0;
+    ijk_error* err = NULL;
+    FAILS(IJK_ERR_INVALID_ARGUMENT, "baseline code 7", ijk_model_baseline_predict(model, 7, 0, x, TEST_N, TEST_D, y, NV, &err));
+    CHECK(err != NULL && ijk_error_code(err) == IJK_ERR_INVALID_ARGUMENT);
+    ijk_error_free(err);
+    for (size_t i = 0; i < NV; i++) CHECK(y[i] == -7.0);
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(ev[i] == -7.0);
+
+    /* Before training: a state error. */
+    ijk_config* cfg = ijk_test_tiny_config();
+    ijk_model* fresh = ijk_test_model_with_data(cfg);
+    ijk_config_free(cfg);
+    FAILS(IJK_ERR_STATE, "not trained", ijk_model_baseline_predict(fresh, IJK_BASELINE_NO_MOTION, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_STATE, "not trained", ijk_model_evaluate_step(fresh, 0, x, TEST_N, xn, NN, TEST_D, ev, 4, NULL));
+    ijk_model_free(fresh);
+
+    /* A saved and reloaded model keeps its baseline fits: the same evaluation. */
+    const char* path = "test_api_baselines.safetensors";
+    OK(ijk_model_save(model, path, NULL));
+    ijk_model* loaded = NULL;
+    OK(ijk_model_load(path, &loaded, NULL));
+    double ev2[IJK_EVALUATE_STEP_LEN];
+    OK(ijk_model_evaluate_step(model, 0, x, TEST_N, xn, NN, TEST_D, ev, IJK_EVALUATE_STEP_LEN, NULL));
+    OK(ijk_model_evaluate_step(loaded, 0, x, TEST_N, xn, NN, TEST_D, ev2, IJK_EVALUATE_STEP_LEN, NULL));
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(fabs(ev[i] - ev2[i]) < 1e-9);
+    ijk_model_free(loaded);
+    remove(path);
+}
+
 static void test_persistence(ijk_model* model) {
     const char* path = "test_api_model.safetensors";
     FAILS(IJK_ERR_INVALID_ARGUMENT, "path", ijk_model_save(model, NULL, NULL));
@@ -473,6 +601,7 @@ int main(void) {
     test_model_lifecycle();
     ijk_model* model = trained_model();
     test_queries(model);
+    test_baselines(model);
     test_persistence(model);
     ijk_model_free(model);
     test_interaction();

@@ -45,6 +45,14 @@ static void check_method(const char* method, const char* const (*extra)[2], size
     /* The closed form fits the contraction in one solve: predictions move towards 0. */
     if (strcmp(method, "jkonet_star_linear") == 0) CHECK(mean_sq_norm(y) < 0.8 * mean_sq_norm(x));
 
+    /* Every method carries the naive baselines: the held-out evaluation of a step against them. */
+    double xn[NV], ev[IJK_EVALUATE_STEP_LEN], ev2[IJK_EVALUATE_STEP_LEN], w = -1.0;
+    ijk_test_cloud(xn, TEST_N, TEST_D, 0.0, 1.0, 12);
+    OK(ijk_model_evaluate_step(model, 0, x, TEST_N, xn, TEST_N, TEST_D, ev, IJK_EVALUATE_STEP_LEN, NULL));
+    for (size_t i = 0; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(isfinite(ev[i]) && ev[i] >= 0.0);
+    OK(ijk_metric_w1(y, TEST_N, xn, TEST_N, TEST_D, &w, NULL));
+    CHECK(fabs(ev[0] - w) < 1e-9);
+
     /* Save and load: the same method, the same predictions. */
     char path[64];
     snprintf(path, sizeof path, "method_%s.safetensors", method);
@@ -57,6 +65,9 @@ static void check_method(const char* method, const char* const (*extra)[2], size
         double diff = 0.0;
         for (size_t i = 0; i < NV; i++) diff = fmax(diff, fabs(y[i] - y2[i]));
         CHECK(diff < 1e-5);
+        OK(ijk_model_evaluate_step(loaded, 0, x, TEST_N, xn, TEST_N, TEST_D, ev2, IJK_EVALUATE_STEP_LEN, NULL));
+        for (size_t i = 1; i < IJK_EVALUATE_STEP_LEN; i++) CHECK(fabs(ev[i] - ev2[i]) < 1e-12);
+        CHECK(fabs(ev[0] - ev2[0]) < 1e-4);
         ijk_model_free(loaded);
     }
     remove(path);

@@ -398,6 +398,9 @@ impl Trainer for JkonetTrainer {
     fn model(&self) -> &Model {
         &self.model
     }
+    fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
+    }
     fn into_model(self: Box<Self>) -> Model {
         self.model
     }

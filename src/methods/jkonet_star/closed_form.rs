@@ -175,6 +175,9 @@ impl Trainer for LinearTrainer {
     fn model(&self) -> &Model {
         &self.model
     }
+    fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
+    }
     fn into_model(self: Box<Self>) -> Model {
         self.model
     }
@@ -186,6 +189,10 @@ impl Trainer for LinearTrainer {
     }
     /// The closed form is one solve: one iteration per epoch, and epochs after the first are free.
     fn iterations_per_epoch(&self) -> usize {
+        1
+    }
+    /// One closed-form solve: further iterations would only repeat it.
+    fn auto_iterations(&self) -> usize {
         1
     }
     fn finish_epoch(&mut self) {

@@ -197,6 +197,9 @@ impl Trainer for StarTrainer {
     fn model(&self) -> &Model {
         &self.model
     }
+    fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
+    }
     fn into_model(self: Box<Self>) -> Model {
         self.model
     }

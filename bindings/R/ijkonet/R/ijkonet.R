@@ -51,9 +51,9 @@ ijkonet_model <- function(method = "ijkonet", variant = "V", ...) {
 
 fit <- function(object, ...) UseMethod("fit")
 
-.ijk_time_values <- function(time) {
+.ijk_time_values <- function(time, drop = TRUE) {
   if (is.factor(time)) {
-    lev <- levels(droplevels(time))
+    lev <- levels(if (drop) droplevels(time) else time)
     num <- suppressWarnings(as.numeric(lev))
     # Numeric levels ("0", "2.5") are times; other labels become 0, 1, 2, ... in level order.
     values <- if (!anyNA(num)) num else seq_along(lev) - 1
@@ -156,6 +156,64 @@ potential <- function(model, x, t = 0) {
 grad_potential <- function(model, x, t = 0) {
   x <- .ijk_matrix(x)
   .ijk_names(.Call(ijk_r_grad_potential, model$ptr, x, as.numeric(t)), x)
+}
+
+# The C codes of the naive predictions (IJK_BASELINE_* in ijkonet.h).
+.ijk_baselines <- c(no_motion = 0L, mean_shift = 1L, affine_ot = 2L)
+
+.ijk_check_step <- function(step) {
+  if (!is.numeric(step) || length(step) != 1L || is.na(step) || step < 1 || step != round(step)) {
+    stop("step must be a single positive integer (the snapshot to start from)", call. = FALSE)
+  }
+  invisible(step)
+}
+
+baseline_predict <- function(model, x, step, baseline = c("affine_ot", "mean_shift", "no_motion")) {
+  baseline <- match.arg(baseline)
+  x <- .ijk_matrix(x)
+  .ijk_check_step(step)
+  out <- .Call(ijk_r_baseline_predict, model$ptr, .ijk_baselines[[baseline]], as.integer(step - 1L), x)
+  .ijk_names(out, x)
+}
+
+wasserstein1 <- function(x, y) {
+  .Call(ijk_r_w1, .ijk_matrix(x, "x"), .ijk_matrix(y, "y"))
+}
+
+evaluate <- function(model, x, time) {
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (!is.matrix(x) || !is.numeric(x)) stop("x must be a numeric matrix (cells x features)", call. = FALSE)
+  storage.mode(x) <- "double"
+  if (is.null(time) || length(time) != nrow(x)) {
+    stop(sprintf("time must have one entry per row of x (%d rows, %d times)", nrow(x), length(time)),
+         call. = FALSE)
+  }
+  # Factor labels map to times through all their levels, so held-out data lacking a time keep the
+  # training data's mapping (which used the levels present there: the same when none was missing).
+  tv <- .ijk_time_values(time, drop = FALSE)
+  if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
+  times <- snapshot_times(model)
+  unknown <- setdiff(unique(tv), times)
+  if (length(unknown) > 0L) {
+    stop(sprintf("time %s is not a snapshot time of the model (%s)", format(unknown[[1]]),
+                 paste(format(times), collapse = ", ")), call. = FALSE)
+  }
+  steps <- which(times[-length(times)] %in% tv & times[-1L] %in% tv)
+  if (length(steps) == 0L) {
+    stop("the data hold no two consecutive snapshot times of the model: no step to evaluate", call. = FALSE)
+  }
+  w <- vapply(steps, function(k) {
+    .Call(ijk_r_evaluate_step, model$ptr, as.integer(k - 1L), x[tv == times[[k]], , drop = FALSE],
+          x[tv == times[[k + 1L]], , drop = FALSE])
+  }, numeric(4))
+  w <- matrix(w, nrow = 4L)
+  baselines <- names(.ijk_baselines)
+  out <- data.frame(step = as.integer(steps), t_from = times[steps], t_to = times[steps + 1L],
+                    model_w1 = w[1L, ], no_motion = w[2L, ], mean_shift = w[3L, ], affine_ot = w[4L, ])
+  best <- apply(w[2:4, , drop = FALSE], 2L, which.min)
+  out$best_baseline <- baselines[best]
+  out$beats_baselines <- out$model_w1 < w[cbind(best + 1L, seq_along(steps))]
+  out
 }
 
 save_model <- function(model, path) {

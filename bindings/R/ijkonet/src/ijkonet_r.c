@@ -273,6 +273,53 @@ static SEXP r_grad_potential(SEXP ptr, SEXP x, SEXP t) {
     return to_matrix(out, n, d);
 }
 
+/* Step index k (0-based) from R, refusing NA and negatives. */
+static size_t step_index(SEXP k) {
+    int kk = Rf_asInteger(k);
+    if (kk == NA_INTEGER || kk < 0) Rf_error("step must be a positive integer");
+    return (size_t)kk;
+}
+
+static SEXP r_baseline_predict(SEXP ptr, SEXP baseline, SEXP k, SEXP x) {
+    ijk_model* model = get_model(ptr);
+    int b = Rf_asInteger(baseline);
+    if (b == NA_INTEGER) Rf_error("baseline must be an integer code");
+    size_t kk = step_index(k);
+    size_t n, d;
+    double* v = row_major(x, &n, &d);
+    double* out = (double*)R_alloc(n * d, sizeof(double));
+    ijk_error* err = NULL;
+    if (ijk_model_baseline_predict(model, (int32_t)b, kk, v, n, d, out, n * d, &err) != IJK_OK) raise_error(err);
+    return to_matrix(out, n, d);
+}
+
+/* W1 of the model and of the three naive predictions on step k: a numeric vector of length 4. */
+static SEXP r_evaluate_step(SEXP ptr, SEXP k, SEXP x_k, SEXP x_next) {
+    ijk_model* model = get_model(ptr);
+    size_t kk = step_index(k);
+    size_t n, m, d, d_next;
+    double* a = row_major(x_k, &n, &d);
+    double* b = row_major(x_next, &m, &d_next);
+    if (d != d_next) Rf_error("the two snapshots have different numbers of columns (%d and %d)", (int)d, (int)d_next);
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, IJK_EVALUATE_STEP_LEN));
+    ijk_error* err = NULL;
+    if (ijk_model_evaluate_step(model, kk, a, n, b, m, d, REAL(out), IJK_EVALUATE_STEP_LEN, &err) != IJK_OK)
+        raise_error(err);
+    UNPROTECT(1);
+    return out;
+}
+
+static SEXP r_w1(SEXP x, SEXP y) {
+    size_t n, m, d, d_y;
+    double* a = row_major(x, &n, &d);
+    double* b = row_major(y, &m, &d_y);
+    if (d != d_y) Rf_error("x and y have different numbers of columns (%d and %d)", (int)d, (int)d_y);
+    double out = 0;
+    ijk_error* err = NULL;
+    if (ijk_metric_w1(a, n, b, m, d, &out, &err) != IJK_OK) raise_error(err);
+    return Rf_ScalarReal(out);
+}
+
 static SEXP r_save(SEXP ptr, SEXP path) {
     ijk_model* model = get_model(ptr);
     if (!Rf_isString(path) || XLENGTH(path) != 1) Rf_error("path must be a single string");
@@ -305,6 +352,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ijk_r_simulate", (DL_FUNC)&r_simulate, 6},
     {"ijk_r_potential", (DL_FUNC)&r_potential, 3},
     {"ijk_r_grad_potential", (DL_FUNC)&r_grad_potential, 3},
+    {"ijk_r_baseline_predict", (DL_FUNC)&r_baseline_predict, 4},
+    {"ijk_r_evaluate_step", (DL_FUNC)&r_evaluate_step, 4},
+    {"ijk_r_w1", (DL_FUNC)&r_w1, 2},
     {"ijk_r_save", (DL_FUNC)&r_save, 2},
     {"ijk_r_load", (DL_FUNC)&r_load, 1},
     {NULL, NULL, 0}};

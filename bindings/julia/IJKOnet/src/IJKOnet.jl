@@ -14,7 +14,7 @@ module IJKOnet
 using Libdl
 
 export Model, IJKOnetError, Progress, fit!, predict, simulate, potential, gradient, save, load_model,
-    snapshot_times, theta3, state, dimension, rollout
+    snapshot_times, theta3, state, dimension, rollout, baseline_predict, evaluate_step, wasserstein1
 
 function _find_library()
     haskey(ENV, "IJKONET_LIB") && return ENV["IJKONET_LIB"]
@@ -361,6 +361,75 @@ function gradient(m::Model, x::AbstractMatrix{<:Real}; t::Real = 0.0)
     _check(@ccall(libijkonet.ijk_model_grad_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
         d::Csize_t, Float64(t)::Float64, out::Ptr{Float64}, length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
     permutedims(out)
+end
+
+# The C codes of the naive predictions (IJK_BASELINE_* in ijkonet.h).
+const BASELINES = (no_motion = Int32(0), mean_shift = Int32(1), affine_ot = Int32(2))
+
+"""
+    baseline_predict(model, x, step; baseline=:affine_ot)
+
+A naive prediction of where the cells `x` (`n × d`) of snapshot `step` (1-based) are at the next
+snapshot, with a map fitted on the training snapshots: `:no_motion` returns `x` unchanged,
+`:mean_shift` moves every cell by the difference of the two snapshots' means, `:affine_ot` applies
+the optimal-transport map between Gaussian fits of the two snapshots (Ledoit–Wolf shrunk
+covariances). A learned model is only useful where it beats these (see [`evaluate_step`](@ref)).
+Returns a matrix shaped like `x`. A model saved by an older library version has no baseline fits
+(an `IJKOnetError` of kind `:state`).
+"""
+function baseline_predict(m::Model, x::AbstractMatrix{<:Real}, step::Integer; baseline::Symbol = :affine_ot)
+    haskey(BASELINES, baseline) ||
+        throw(ArgumentError("unknown baseline :$baseline (expected :no_motion, :mean_shift or :affine_ot)"))
+    step >= 1 || throw(ArgumentError("step must be ≥ 1"))
+    rows = _rows(x)
+    d, n = size(rows)
+    out = similar(rows)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_baseline_predict(_handle(m)::Ptr{Cvoid}, BASELINES[baseline]::Int32,
+        (step - 1)::Csize_t, rows::Ptr{Float64}, n::Csize_t, d::Csize_t, out::Ptr{Float64}, length(out)::Csize_t,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
+    permutedims(out)
+end
+
+"""
+    evaluate_step(model, step, x, x_next)
+
+Held-out evaluation of step `step` (1-based): the cells `x` of snapshot `step` are predicted forward
+by the model (as [`predict`](@ref)) and by each naive prediction of [`baseline_predict`](@ref), and
+each prediction is compared with the cells `x_next` of the next snapshot by the exact W1 distance.
+Returns `(model_w1, no_motion, mean_shift, affine_ot)` as a NamedTuple; `no_motion` is
+`wasserstein1(x, x_next)`. The model beats the naive predictions when `model_w1` is below the other three.
+"""
+function evaluate_step(m::Model, step::Integer, x::AbstractMatrix{<:Real}, x_next::AbstractMatrix{<:Real})
+    step >= 1 || throw(ArgumentError("step must be ≥ 1"))
+    a = _rows(x)
+    b = _rows(x_next)
+    size(a, 1) == size(b, 1) ||
+        throw(ArgumentError("x and x_next have different numbers of columns ($(size(a, 1)) and $(size(b, 1)))"))
+    out = Vector{Float64}(undef, 4)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_evaluate_step(_handle(m)::Ptr{Cvoid}, (step - 1)::Csize_t, a::Ptr{Float64},
+        size(a, 2)::Csize_t, b::Ptr{Float64}, size(b, 2)::Csize_t, size(a, 1)::Csize_t, out::Ptr{Float64},
+        length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    (model_w1 = out[1], no_motion = out[2], mean_shift = out[3], affine_ot = out[4])
+end
+
+"""
+    wasserstein1(x, y)
+
+The exact Wasserstein-1 (earth mover's) distance between the uniform distributions on the rows of
+`x` and of `y` (Euclidean ground cost); the numbers of rows may differ.
+"""
+function wasserstein1(x::AbstractMatrix{<:Real}, y::AbstractMatrix{<:Real})
+    a = _rows(x)
+    b = _rows(y)
+    size(a, 1) == size(b, 1) ||
+        throw(ArgumentError("x and y have different numbers of columns ($(size(a, 1)) and $(size(b, 1)))"))
+    out = Ref{Float64}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_metric_w1(a::Ptr{Float64}, size(a, 2)::Csize_t, b::Ptr{Float64}, size(b, 2)::Csize_t,
+        size(a, 1)::Csize_t, out::Ptr{Float64}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    out[]
 end
 
 """

@@ -101,6 +101,85 @@ end
         rm(path)
     end
 
+    @testset "wasserstein1" begin
+        x = tiny_data().x[1:10, :]
+        # A translation by a = (3, 4) costs exactly |a| = 5.
+        @test isapprox(wasserstein1(x, x .+ [3.0 4.0]), 5.0; atol = 1e-12)
+        @test isapprox(wasserstein1(x, x), 0.0; atol = 1e-12)
+        @test isapprox(wasserstein1(x[1:4, :], x), wasserstein1(x, x[1:4, :]); atol = 1e-12)
+        @test_throws ArgumentError wasserstein1(x, x[:, 1:1])
+    end
+
+    @testset "baseline_predict" begin
+        m = trained_model()
+        d = tiny_data()
+        x0, x1, x2 = (d.x[d.time.==t, :] for t in (0.0, 1.0, 2.0))
+        mean_row(a) = sum(a; dims = 1) ./ size(a, 1)
+        # No motion: the cells themselves, exactly.
+        @test baseline_predict(m, x0, 1; baseline = :no_motion) == x0
+        # Mean shift: every cell moves by the difference of the training snapshots' means.
+        s = baseline_predict(m, x0, 1; baseline = :mean_shift)
+        @test isapprox(s .- x0, repeat(mean_row(x1) .- mean_row(x0), size(x0, 1)); atol = 1e-12)
+        @test isapprox(baseline_predict(m, x1, 2; baseline = :mean_shift) .- x1,
+            repeat(mean_row(x2) .- mean_row(x1), size(x1, 1)); atol = 1e-12)
+        # Affine OT (the default): maps the training snapshot's mean onto the next one's.
+        a = baseline_predict(m, x0, 1)
+        @test size(a) == size(x0)
+        @test isapprox(mean_row(a), mean_row(x1); atol = 1e-9)
+        @test !isapprox(a, s)
+        e = try
+            baseline_predict(m, x0, 3)
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :invalid_argument && occursin("step 2 out of range", e.msg)
+        @test_throws ArgumentError baseline_predict(m, x0, 0)
+        @test_throws ArgumentError baseline_predict(m, x0, 1; baseline = :linear)
+        @test_throws IJKOnetError baseline_predict(m, zeros(2, 3), 1)
+        e = try
+            baseline_predict(tiny_model(), x0, 1)
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :state
+    end
+
+    @testset "evaluate_step" begin
+        m = trained_model()
+        # Held-out cells of the same process (other draws, another number per snapshot).
+        rng = MersenneTwister(2)
+        held = [hcat(randn(rng, 15) .+ 0.5t, randn(rng, 15)) for t in (0.0, 1.0, 2.0)]
+        for k in 1:2
+            xk, xn = held[k], held[k+1]
+            ev = evaluate_step(m, k, xk, xn)
+            @test keys(ev) == (:model_w1, :no_motion, :mean_shift, :affine_ot)
+            @test all(v -> isfinite(v) && v >= 0, values(ev))
+            # No motion is the W1 between the two observed snapshots.
+            @test isapprox(ev.no_motion, wasserstein1(xk, xn); atol = 1e-12)
+            @test isapprox(ev.model_w1, wasserstein1(predict(m, xk; step = k), xn); atol = 1e-9)
+            @test isapprox(ev.mean_shift, wasserstein1(baseline_predict(m, xk, k; baseline = :mean_shift), xn); atol = 1e-12)
+            @test isapprox(ev.affine_ot, wasserstein1(baseline_predict(m, xk, k; baseline = :affine_ot), xn); atol = 1e-12)
+        end
+        # A loaded model keeps its baseline fits.
+        path = tempname() * ".safetensors"
+        save(m, path)
+        ev = evaluate_step(m, 1, held[1], held[2])
+        ev2 = evaluate_step(load_model(path), 1, held[1], held[2])
+        @test all(isapprox.(values(ev2), values(ev); atol = 1e-6))
+        rm(path)
+        e = try
+            evaluate_step(m, 3, held[1], held[2])
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :invalid_argument
+        @test_throws ArgumentError evaluate_step(m, 1, held[1], held[2][:, 1:1])
+        @test_throws ArgumentError evaluate_step(m, 0, held[1], held[2])
+        @test_throws IJKOnetError evaluate_step(m, 1, zeros(2, 3), zeros(2, 3))
+        @test_throws IJKOnetError evaluate_step(m, 1, [NaN 0.0], held[2])
+        @test_throws IJKOnetError evaluate_step(tiny_model(), 1, held[1], held[2])
+    end
+
     @testset "errors" begin
         e = try
             Model(learning_rate = 1)

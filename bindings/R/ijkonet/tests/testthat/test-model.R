@@ -151,3 +151,94 @@ test_that("every method trains, predicts and round-trips through the same calls"
   shift <- mean(predict(m, x0, step = 1)[, 1] - x0[, 1])
   expect_gt(shift, 0.2)
 })
+
+# Held-out cells of the same process as tiny_data() (other draws, another number per snapshot).
+held_out_data <- function(n = 15L) {
+  set.seed(2)
+  times <- c(0, 1, 2)
+  x <- do.call(rbind, lapply(times, function(t) cbind(stats::rnorm(n) + 0.5 * t, stats::rnorm(n))))
+  colnames(x) <- c("PC1", "PC2")
+  list(x = x, time = rep(times, each = n))
+}
+
+test_that("wasserstein1 is the exact W1 distance", {
+  x <- tiny_data()$x[1:10, ]
+  # A translation by a = (3, 4) costs exactly |a| = 5.
+  expect_equal(wasserstein1(x, sweep(x, 2, c(3, 4), "+")), 5, tolerance = 1e-12)
+  expect_equal(wasserstein1(x, x), 0)
+  expect_equal(wasserstein1(x[1:4, ], x), wasserstein1(x, x[1:4, ]), tolerance = 1e-12)
+  expect_error(wasserstein1(x, x[, 1, drop = FALSE]), "columns")
+})
+
+test_that("baseline_predict gives the naive predictions of a step", {
+  m <- trained_model()
+  d <- tiny_data()
+  x0 <- d$x[d$time == 0, ]
+  x1 <- d$x[d$time == 1, ]
+  # No motion: the cells themselves, exactly.
+  expect_identical(baseline_predict(m, x0, 1, "no_motion"), x0)
+  # Mean shift: every cell moves by the difference of the training snapshots' means.
+  s <- baseline_predict(m, x0, step = 1, baseline = "mean_shift")
+  expect_equal(unname(s - x0), matrix(colMeans(x1) - colMeans(x0), nrow(x0), 2L, byrow = TRUE),
+               tolerance = 1e-12)
+  # Affine OT (the default): maps the training snapshot's mean onto the next one's.
+  a <- baseline_predict(m, x0, step = 1)
+  expect_equal(dim(a), dim(x0))
+  expect_equal(colnames(a), c("PC1", "PC2"))
+  expect_equal(colMeans(a), colMeans(x1), tolerance = 1e-9)
+  expect_false(isTRUE(all.equal(a, s)))
+  # Step 2 uses the fits of snapshots 2 and 3.
+  x2 <- d$x[d$time == 2, ]
+  expect_equal(unname(baseline_predict(m, x1, 2, "mean_shift") - x1),
+               matrix(colMeans(x2) - colMeans(x1), nrow(x1), 2L, byrow = TRUE), tolerance = 1e-12)
+  expect_error(baseline_predict(m, x0, step = 3), "step 2 out of range", class = "ijkonet_invalid_argument")
+  expect_error(baseline_predict(m, x0, step = 0), "positive integer")
+  expect_error(baseline_predict(m, x0, step = 1, baseline = "linear"), "should be one of")
+  expect_error(baseline_predict(m, matrix(0, 2, 3), step = 1), class = "ijkonet_invalid_argument")
+  expect_error(baseline_predict(tiny_model(), x0, step = 1), class = "ijkonet_state")
+})
+
+test_that("evaluate compares the model with the naive predictions on held-out data", {
+  m <- trained_model()
+  h <- held_out_data()
+  ev <- evaluate(m, h$x, h$time)
+  expect_s3_class(ev, "data.frame")
+  expect_equal(nrow(ev), length(snapshot_times(m)) - 1L)
+  expect_named(ev, c("step", "t_from", "t_to", "model_w1", "no_motion", "mean_shift", "affine_ot",
+                     "best_baseline", "beats_baselines"))
+  expect_equal(ev$step, 1:2)
+  expect_equal(ev$t_from, c(0, 1))
+  expect_equal(ev$t_to, c(1, 2))
+  w <- as.matrix(ev[, c("model_w1", "no_motion", "mean_shift", "affine_ot")])
+  expect_true(all(is.finite(w)) && all(w >= 0))
+  for (k in 1:2) {
+    xk <- h$x[h$time == k - 1, ]
+    xn <- h$x[h$time == k, ]
+    # No motion is the W1 between the two observed snapshots.
+    expect_equal(ev$no_motion[[k]], wasserstein1(xk, xn), tolerance = 1e-12)
+    expect_equal(ev$model_w1[[k]], wasserstein1(predict(m, xk, step = k), xn), tolerance = 1e-9)
+    expect_equal(ev$mean_shift[[k]], wasserstein1(baseline_predict(m, xk, k, "mean_shift"), xn),
+                 tolerance = 1e-12)
+    expect_equal(ev$affine_ot[[k]], wasserstein1(baseline_predict(m, xk, k, "affine_ot"), xn),
+                 tolerance = 1e-12)
+  }
+  best <- c("no_motion", "mean_shift", "affine_ot")[apply(w[, 2:4, drop = FALSE], 1, which.min)]
+  expect_equal(ev$best_baseline, best)
+  expect_equal(ev$beats_baselines, w[, 1] < apply(w[, 2:4, drop = FALSE], 1, min))
+  # The same through a factor, a data frame and a loaded model.
+  expect_equal(evaluate(m, as.data.frame(h$x), factor(h$time)), ev)
+  path <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(path))
+  save_model(m, path)
+  expect_equal(evaluate(load_model(path), h$x, h$time), ev, tolerance = 1e-6)
+  # Only the steps whose two times are present.
+  keep <- h$time != 2
+  ev1 <- evaluate(m, h$x[keep, ], h$time[keep])
+  expect_equal(nrow(ev1), 1L)
+  expect_equal(ev1[, 1:7], ev[1, 1:7], ignore_attr = TRUE)
+  keep <- h$time != 1
+  expect_error(evaluate(m, h$x[keep, ], h$time[keep]), "no two consecutive")
+  expect_error(evaluate(m, h$x, h$time + 5), "not a snapshot time")
+  expect_error(evaluate(m, h$x, h$time[-1]), "one entry per row")
+  expect_error(evaluate(tiny_model(), h$x, h$time), class = "ijkonet_state")
+})

@@ -9,7 +9,7 @@ ENV := . scripts/env.sh &&
 demo: cli
 	mkdir -p out/demo
 	$(CLI) generate --potential styblinski_tang --particles 5000 -o out/demo/data.npz
-	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
+	$(CLI) train out/demo/data.npz -o out/demo/model.safetensors --variant V --epochs 200 --test-fraction 0.4 --seed 0 --eval-every 20
 	$(CLI) plot out/demo/model.safetensors out/demo/data.npz --test-fraction 0.4 --seed 0 -o out/demo
 
 # The same story through the Rust API (examples/demo.rs), with ∇V probes and an EB data summary.

@@ -40,6 +40,16 @@ impl Method {
         }
     }
 
+    /// The energy variant of `variant = auto`: `t,V` for iJKOnet, whose per-step warm start it
+    /// matches and which measured far better on real data; `V` for the others (their published
+    /// defaults; the linear energy has no time input).
+    pub fn default_variant(self) -> Variant {
+        match self {
+            Method::IJKOnet => Variant::TV,
+            _ => Variant::V,
+        }
+    }
+
     /// The name as the papers write it.
     pub fn display_name(self) -> &'static str {
         match self {
@@ -91,6 +101,10 @@ pub(crate) trait KeyedOptions {
 pub struct TrainConfig {
     pub method: Method,
     pub energy: EnergyConfig,
+    /// `variant = auto` (the default): the energy variant follows the method, `t,V` for iJKOnet
+    /// (chosen by measurement on real data, docs/BENCHMARKS.md), `V` for the others. Setting a
+    /// variant explicitly clears it.
+    pub variant_auto: bool,
     pub maps: MapConfig,
     pub logdet: LogDetEstimator,
     /// Training length in epochs (passes over the largest snapshot in batches); 0 = `auto`: the
@@ -145,7 +159,8 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             method: Method::IJKOnet,
-            energy: EnergyConfig::default(),
+            energy: EnergyConfig { variant: Variant::TV, ..EnergyConfig::default() },
+            variant_auto: true,
             maps: MapConfig::default(),
             logdet: LogDetEstimator::Exact,
             epochs: 0,
@@ -287,8 +302,20 @@ impl TrainConfig {
             return self.jkonet.apply(key, value);
         }
         match key {
-            "method" => self.method = value.parse::<Method>()?,
-            "variant" => self.energy.variant = value.parse::<Variant>()?,
+            "method" => {
+                self.method = value.parse::<Method>()?;
+                if self.variant_auto {
+                    self.energy.variant = self.method.default_variant();
+                }
+            }
+            "variant" if value.trim() == "auto" => {
+                self.variant_auto = true;
+                self.energy.variant = self.method.default_variant();
+            }
+            "variant" => {
+                self.energy.variant = value.parse::<Variant>()?;
+                self.variant_auto = false;
+            }
             "energy_hidden" => self.energy.hidden = parse_layers(key, value)?,
             "energy_activation" => self.energy.activation = parse_activation(key, value)?,
             "theta3_init" => {
@@ -423,6 +450,7 @@ impl TrainConfig {
         }
         Ok(match key {
             "method" => self.method.name().into(),
+            "variant" if self.variant_auto => "auto".into(),
             "variant" => self.energy.variant.to_string(),
             "energy_hidden" => fmt_layers(&self.energy.hidden),
             "energy_activation" => self.energy.activation.name().into(),

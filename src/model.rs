@@ -200,9 +200,12 @@ impl Model {
         self.epochs_done
     }
 
-    /// Index k of an observed time (exact match).
+    /// Index k of an observed time, matched up to 1e-9 of the observed span (times read back from
+    /// text or computed in another unit rarely compare equal bit for bit).
     fn time_index(&self, t: f64) -> Option<usize> {
-        self.axis.times.iter().position(|&s| s == t)
+        let times = &self.axis.times;
+        let tol = 1e-9 * (times[times.len() - 1] - times[0]).abs().max(f64::MIN_POSITIVE);
+        times.iter().position(|&s| (s - t).abs() <= tol)
     }
 
     /// One-step prediction of snapshot k+1 from points of snapshot k, by the method's own rule:
@@ -507,6 +510,7 @@ impl Model {
         meta.insert("format".into(), "ijkonet-model".into());
         meta.insert("format_version".into(), MODEL_FORMAT_VERSION.to_string());
         meta.insert("method".into(), self.config.method.name().into());
+        meta.insert("variant".into(), self.config.energy.variant.to_string());
         meta.insert("dim".into(), self.dim().to_string());
         meta.insert("times".into(), join_f64(&self.axis.times));
         meta.insert("entropies".into(), join_f64(&self.entropies));
@@ -520,6 +524,8 @@ impl Model {
             meta.insert("baseline.means".into(), join_f64(&means));
             meta.insert("baseline.covs".into(), join_f64(&covs));
             meta.insert("baseline.shrinkage".into(), join_f64(&shrink));
+            let samples: Vec<String> = b.fits.iter().map(|f| f.samples.to_string()).collect();
+            meta.insert("baseline.samples".into(), samples.join(","));
         }
         if let Some(v) = &self.validation {
             meta.insert(
@@ -557,6 +563,12 @@ impl Model {
                 config.set(key, v).map_err(|e| bad(e.message().to_string()))?;
             }
         }
+        if config.variant_auto {
+            // The variant `auto` resolved to when the model was trained (the mapping may change).
+            if let Some(v) = meta.get("variant") {
+                config.energy.variant = v.parse().map_err(|_| bad(format!("bad variant '{v}'")))?;
+            }
+        }
         let method: Method = get("method")?.parse().map_err(|_| bad("unknown method".into()))?;
         if method != config.method {
             return Err(bad(format!("metadata says method '{method}' but the configuration says '{}'", config.method)));
@@ -587,6 +599,12 @@ impl Model {
                 let means = split_f64(means).map_err(|_| bad("bad baseline.means".into()))?;
                 let covs = parse("baseline.covs")?.unwrap_or_default();
                 let shrink = parse("baseline.shrinkage")?.unwrap_or_default();
+                let samples: Vec<usize> = meta
+                    .get("baseline.samples")
+                    .map(|s| s.split(',').map(str::parse).collect::<std::result::Result<_, _>>())
+                    .transpose()
+                    .map_err(|_| bad("bad baseline.samples".into()))?
+                    .unwrap_or_default();
                 if means.len() != n * dim || covs.len() != n * dim * dim || shrink.len() != n {
                     return Err(bad("baseline fits do not match the dimension and times".into()));
                 }
@@ -596,6 +614,7 @@ impl Model {
                         cov: Array2::from_shape_vec((dim, dim), covs[k * dim * dim..(k + 1) * dim * dim].to_vec())
                             .expect("sizes checked"),
                         shrinkage: shrink[k],
+                        samples: samples.get(k).copied().unwrap_or(0),
                     })
                     .collect();
                 model.baselines = Some(Baselines { fits });

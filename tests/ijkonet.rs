@@ -13,9 +13,15 @@ use std::ops::ControlFlow;
 const DT: f64 = 0.01;
 fn small_config(epochs: usize) -> TrainConfig {
     let mut c = TrainConfig { epochs, ..TrainConfig::default() };
-    for (k, v) in
-        [("device", "cpu"), ("threads", "1"), ("map_steps", "5"), ("energy_hidden", "32,32"), ("map_hidden", "32,32")]
-    {
+    // The synthetic potentials do not depend on time: the time-independent V, not the default t,V.
+    for (k, v) in [
+        ("device", "cpu"),
+        ("threads", "1"),
+        ("variant", "V"),
+        ("map_steps", "5"),
+        ("energy_hidden", "32,32"),
+        ("map_hidden", "32,32"),
+    ] {
         c.set(k, v).unwrap();
     }
     c
@@ -185,6 +191,10 @@ fn simulation_and_jko_steps_follow_the_learned_field() {
     assert!(moved_half > 0.4 * moved_whole && moved_half < 0.7 * moved_whole, "{moved_half} vs {moved_whole}");
     // Observed times chain the learned maps.
     assert_eq!(model.predict_at(x0, 0.0, DT, &opts).unwrap(), model.push_forward(0, x0).unwrap());
+    // … also when the time went through another unit and back (0.01 ≠ 0.1·0.1 in floating point).
+    let (from, to) = (0.0, 0.1 * 0.1);
+    assert_ne!(to, DT);
+    assert_eq!(model.predict_at(x0, from, to, &opts).unwrap(), model.push_forward(0, x0).unwrap());
 }
 
 #[test]

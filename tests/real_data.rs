@@ -57,6 +57,16 @@ fn scaled_and_shifted_data_give_the_same_model_in_their_units() {
         let scale = v.iter().map(|a| a.abs()).fold(0.0, f64::max);
         let err = vb.iter().zip(&v).map(|(a, b)| (a - b * 1e4).abs()).fold(0.0, f64::max) / (1e4 * scale);
         assert!(err < 1e-4, "{method} {variant}: V differs by {err}");
+        if variant.contains('W') {
+            let f = small_model.interaction_field(x.view(), x.view()).unwrap();
+            let fb = big_model.interaction_field(xb.view(), xb.view()).unwrap();
+            let err = max_rel(&fb, &(&f * 100.0));
+            assert!(err < 1e-4, "{method} {variant}: interaction field differs by {err}");
+        }
+        if variant.contains('U') {
+            let (t, tb) = (small_model.theta3(), big_model.theta3());
+            assert!(t > 0.0 && (tb / (t * 1e4) - 1.0).abs() < 1e-4, "θ₃ {t} vs {tb}");
+        }
     }
 }
 

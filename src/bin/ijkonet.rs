@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use ijkonet::baselines::Baseline;
 use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
 use ijkonet::methods::{self, Progress};
-use ijkonet::metrics::{bures::bw_uvp, mmd, ot, uvp::l2_uvp};
+use ijkonet::metrics::{
+    bures::bw_uvp,
+    mmd, ot,
+    uvp::{l2_uvp, mean_cosine, relative_l2_error},
+};
 use ijkonet::model::JkoStepOptions;
 use ijkonet::plot::{self, Cloud, Grid, Series};
 use ijkonet::synth::{generate, GroundTruth, Interaction, Pairing, Potential, SdeConfig};
@@ -455,6 +459,14 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         let (train, test) = data.split(a.test_fraction, a.seed)?;
         (train, Some(test))
     };
+    for (k, (between, noise)) in ijkonet::baselines::drift_signal(&train, a.seed)?.into_iter().enumerate() {
+        if between < 1.5 * noise {
+            println!(
+                "warning: step {k}: the population moves by W1 {between:.4}, hardly more than two samples of one \
+                 snapshot differ (W1 {noise:.4}); the drift is barely identifiable from these data"
+            );
+        }
+    }
     let start = Instant::now();
     let mut trainer = methods::trainer(&config, &train)?;
     let per_epoch = trainer.iterations_per_epoch().max(1);
@@ -613,6 +625,10 @@ struct StepMetrics {
     affine_w1: Option<f64>,
     /// L2-UVP (%) of the learned ∇V on ρ_{k+1} against the truth, when the truth is known.
     l2_uvp: Option<f64>,
+    /// ‖∇V̂ − ∇V‖/‖∇V‖ and the mean cosine between ∇V̂ and ∇V on ρ_{k+1}: unlike L2-UVP, these
+    /// carry no τ² factor, so a field pointing the wrong way cannot score well.
+    grad_rel_l2: Option<f64>,
+    grad_cosine: Option<f64>,
 }
 
 fn check_compatible(model: &Model, data: &Snapshots) -> Result<()> {
@@ -643,12 +659,17 @@ fn evaluate(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>) -> Res
                     None => Ok(None),
                 }
             };
-            let l2 = match with_truth {
+            let (l2, rel, cos) = match with_truth {
                 Some(t) => {
                     let learned = model.grad_potential(target, times[k + 1])?;
-                    Some(l2_uvp(learned.view(), t.grad_potential(target).view(), times[k + 1] - times[k], source)?)
+                    let truth = t.grad_potential(target);
+                    (
+                        Some(l2_uvp(learned.view(), truth.view(), times[k + 1] - times[k], source)?),
+                        Some(relative_l2_error(learned.view(), truth.view())?.sqrt()),
+                        Some(mean_cosine(learned.view(), truth.view())?),
+                    )
                 }
-                None => None,
+                None => (None, None, None),
             };
             Ok(StepMetrics {
                 t_from: times[k],
@@ -661,6 +682,8 @@ fn evaluate(model: &Model, data: &Snapshots, truth: Option<&GroundTruth>) -> Res
                 mean_shift_w1: baseline(Baseline::MeanShift)?,
                 affine_w1: baseline(Baseline::AffineOt)?,
                 l2_uvp: l2,
+                grad_rel_l2: rel,
+                grad_cosine: cos,
             })
         })
         .collect()
@@ -710,6 +733,20 @@ fn print_table(rows: &[StepMetrics]) {
         opt(mean_opt(rows, |r| r.mean_shift_w1), 4),
         opt(mean_opt(rows, |r| r.affine_w1), 4)
     );
+    if rows.iter().all(|r| r.grad_cosine.is_some()) {
+        println!("learned ∇V against the true ∇V on ρ_(k+1):");
+        println!("{:>4} {:>9} {:>12} {:>12}", "step", "L2-UVP%", "rel. error", "mean cosine");
+        for (k, r) in rows.iter().enumerate() {
+            println!("{k:>4} {:>9} {:>12} {:>12}", opt(r.l2_uvp, 3), opt(r.grad_rel_l2, 4), opt(r.grad_cosine, 4));
+        }
+        println!(
+            "{:>4} {:>9} {:>12} {:>12}",
+            "mean",
+            opt(mean_opt(rows, |r| r.l2_uvp), 3),
+            opt(mean_opt(rows, |r| r.grad_rel_l2), 4),
+            opt(mean_opt(rows, |r| r.grad_cosine), 4)
+        );
+    }
     let (name, best) = best_baseline(rows);
     let verdict = if model_w1 < best { "beats" } else { "does NOT beat" };
     println!(
@@ -760,8 +797,8 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
         .map(|(k, r)| {
             format!(
                 "{{\"step\": {k}, \"t_from\": {}, \"t_to\": {}, \"w1\": {}, \"w2\": {}, \"mmd\": {}, \"bw_uvp\": {}, \
-                 \"l2_uvp\": {}, \"baseline_w1\": {}, \"baselines\": {{\"no_motion\": {}, \"mean_shift\": {}, \
-                 \"affine_ot\": {}}}}}",
+                 \"l2_uvp\": {}, \"grad_rel_l2\": {}, \"grad_cosine\": {}, \"baseline_w1\": {}, \"baselines\": \
+                 {{\"no_motion\": {}, \"mean_shift\": {}, \"affine_ot\": {}}}}}",
                 json_number(r.t_from),
                 json_number(r.t_to),
                 json_number(r.w1),
@@ -769,6 +806,8 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
                 json_number(r.mmd),
                 json_number(r.bw_uvp),
                 opt(r.l2_uvp),
+                opt(r.grad_rel_l2),
+                opt(r.grad_cosine),
                 json_number(r.baseline_w1),
                 json_number(r.baseline_w1),
                 opt(r.mean_shift_w1),
@@ -780,8 +819,8 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
     let (best_name, best) = best_baseline(rows);
     format!(
         "{{\n  \"model\": {},\n  \"data\": {},\n  \"steps\": [\n    {}\n  ],\n  \"mean\": {{\"w1\": {}, \"w2\": {}, \"mmd\": {}, \
-         \"bw_uvp\": {}, \"l2_uvp\": {}, \"baseline_w1\": {}, \"baselines\": {{\"no_motion\": {}, \"mean_shift\": {}, \
-         \"affine_ot\": {}}}}},\n  \"best_baseline\": {{\"name\": {}, \"w1\": {}}},\n  \"beats_best_baseline\": {}\n}}",
+         \"bw_uvp\": {}, \"l2_uvp\": {}, \"grad_rel_l2\": {}, \"grad_cosine\": {}, \"baseline_w1\": {}, \
+         \"baselines\": {{\"no_motion\": {}, \"mean_shift\": {}, \"affine_ot\": {}}}}},\n  \"best_baseline\": {{\"name\": {}, \"w1\": {}}},\n  \"beats_best_baseline\": {}\n}}",
         json_string(&model_path.display().to_string()),
         json_string(&data_path.display().to_string()),
         steps.join(",\n    "),
@@ -790,6 +829,8 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
         json_number(mean(rows.iter().map(|r| r.mmd))),
         json_number(mean(rows.iter().map(|r| r.bw_uvp))),
         opt(l2_mean),
+        opt(mean_opt(rows, |r| r.grad_rel_l2)),
+        opt(mean_opt(rows, |r| r.grad_cosine)),
         json_number(mean(rows.iter().map(|r| r.baseline_w1))),
         json_number(mean(rows.iter().map(|r| r.baseline_w1))),
         opt(mean_opt(rows, |r| r.mean_shift_w1)),

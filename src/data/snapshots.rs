@@ -176,16 +176,26 @@ impl Snapshots {
                 "test fraction must lie strictly between 0 and 1, got {test_fraction}"
             )));
         }
+        let counts: Vec<usize> =
+            self.snapshots.iter().map(|s| ((s.len() as f64 * test_fraction).round() as usize).min(cap)).collect();
+        self.split_counts(&counts, 2, seed).map_err(|e| {
+            Error::invalid_data(format!("{}: a {test_fraction} split leaves fewer than 2 on one side", e.message()))
+        })
+    }
+
+    /// Split with `counts[k]` random test points from snapshot k (seeded), keeping at least
+    /// `min_train` (and 2 test) points on the training side of every snapshot.
+    pub fn split_counts(&self, counts: &[usize], min_train: usize, seed: u64) -> Result<(Snapshots, Snapshots)> {
+        if counts.len() != self.len() {
+            return Err(Error::invalid_argument(format!("{} counts for {} snapshots", counts.len(), self.len())));
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut train = Vec::with_capacity(self.len());
         let mut test = Vec::with_capacity(self.len());
-        for (k, s) in self.snapshots.iter().enumerate() {
+        for (k, (s, &n_test)) in self.snapshots.iter().zip(counts).enumerate() {
             let n = s.len();
-            let n_test = ((n as f64 * test_fraction).round() as usize).min(cap);
-            if n_test < 2 || n - n_test < 2 {
-                return Err(Error::invalid_data(format!(
-                    "snapshot {k} has {n} points: a {test_fraction} split leaves fewer than 2 on one side"
-                )));
+            if n_test < 2 || n < n_test + min_train.max(2) {
+                return Err(Error::invalid_data(format!("snapshot {k} has {n} points")));
             }
             let mut perm: Vec<usize> = (0..n).collect();
             perm.shuffle(&mut rng);

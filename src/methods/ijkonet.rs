@@ -287,7 +287,8 @@ const WARM_START_LAMBDAS: [f64; 5] = [1.0, 0.75, 0.5, 0.25, 0.0];
 /// between the mean shift (λ = 0) and the Gaussian OT map A_k (λ = 1). With `validation` clouds
 /// (network coordinates), λ is chosen per step by their one-step W1: with few cells per snapshot the
 /// covariances are too noisy for the full affine map, which then scrambles more than it explains.
-/// Without, λ = 1. A_λ stays symmetric positive definite, so it is still an OT map.
+/// Without, λ = 1 when both snapshots have at least 10 cells per dimension, else 0. A_λ stays
+/// symmetric positive definite, so it is still an OT map.
 pub fn warm_start_maps(fits: &[GaussianFit], validation: Option<&Snapshots>) -> Result<Vec<AffineMap>> {
     (0..fits.len() - 1)
         .map(|k| {
@@ -298,7 +299,12 @@ pub fn warm_start_maps(fits: &[GaussianFit], validation: Option<&Snapshots>) -> 
                 let c = &fits[k + 1].mean - &a.dot(&fits[k].mean);
                 AffineMap { a, c }
             };
-            let Some(val) = validation else { return Ok(full) };
+            let Some(val) = validation else {
+                // No cells to choose with: the full affine map needs covariances worth trusting
+                // (the Ledoit–Wolf fit is still noisy below ~10 cells per dimension), else the mean shift.
+                let (d, n) = (full.c.len(), fits[k].samples.min(fits[k + 1].samples));
+                return Ok(if n >= 10 * d { full } else { at(0.0) });
+            };
             let (src, dst) = (&val.get(k).expect("k in range").points, &val.get(k + 1).expect("k+1 in range").points);
             let mut best: Option<(f64, AffineMap)> = None;
             for lambda in WARM_START_LAMBDAS {

@@ -254,14 +254,17 @@ pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer
     Ok(Box::new(session))
 }
 
-/// The cells [`trainer`] trains on and the validation cells it holds out (None when the validation
-/// fraction is 0 or a snapshot has too few cells to spare 2 on each side).
+/// The cells [`trainer`] trains on and the validation cells it holds out: the validation fraction
+/// of every snapshot, at least 2 and at most 500 cells, leaving at least 3 to train on. None when
+/// the fraction is 0 or a snapshot is too small for that.
 pub fn validation_split(config: &TrainConfig, data: &Snapshots) -> (Snapshots, Option<Snapshots>) {
     let fraction = config.validation_fraction();
     if fraction <= 0.0 {
         return (data.clone(), None);
     }
-    match data.split_capped(fraction, MAX_VALIDATION_CELLS, config.seed ^ 0x5EED_0F7A_11D0) {
+    let counts: Vec<usize> =
+        data.iter().map(|s| ((s.len() as f64 * fraction).round() as usize).clamp(2, MAX_VALIDATION_CELLS)).collect();
+    match data.split_counts(&counts, 3, config.seed ^ 0x5EED_0F7A_11D0) {
         Ok((fit, val)) => (fit, Some(val)),
         Err(_) => (data.clone(), None),
     }

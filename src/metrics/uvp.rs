@@ -68,6 +68,26 @@ pub fn relative_l2_error(learned: ArrayView2<f64>, truth: ArrayView2<f64>) -> Re
     Ok(mean_squared_difference(learned, truth) / truth_norm)
 }
 
+/// Mean over rows of the cosine between the learned and the true vector: 1 when every learned
+/// vector points the right way, whatever its length; rows where either vector is 0 count as 0.
+/// A wrong direction cannot hide behind a small τ² factor here, unlike [`l2_uvp`].
+pub fn mean_cosine(learned: ArrayView2<f64>, truth: ArrayView2<f64>) -> Result<f64> {
+    check_pair(learned, truth, "mean_cosine")?;
+    let total: f64 = learned
+        .outer_iter()
+        .zip(truth.outer_iter())
+        .map(|(a, b)| {
+            let norm = (a.dot(&a) * b.dot(&b)).sqrt();
+            if norm > 0.0 {
+                a.dot(&b) / norm
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    Ok(total / learned.nrows() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +168,14 @@ mod tests {
         assert!(relative_l2_error(f.view(), bad.view()).is_err(), "NaN truth");
         assert!(relative_l2_error(f.view(), Array2::<f64>::zeros((10, 2)).view()).is_err(), "zero truth");
         assert!(relative_l2_error(Array2::<f64>::zeros((0, 2)).view(), Array2::<f64>::zeros((0, 2)).view()).is_err());
+    }
+
+    #[test]
+    fn mean_cosine_sees_direction_not_length() {
+        let truth = array![[1.0, 0.0], [0.0, 2.0]];
+        assert!((mean_cosine((&truth * 5.0).view(), truth.view()).unwrap() - 1.0).abs() < 1e-12);
+        assert!((mean_cosine((&truth * -0.01).view(), truth.view()).unwrap() + 1.0).abs() < 1e-12);
+        let rotated = array![[0.0, 1.0], [-2.0, 0.0]];
+        assert!(mean_cosine(rotated.view(), truth.view()).unwrap().abs() < 1e-12);
     }
 }

@@ -34,6 +34,8 @@ fn mean(v: &[f64]) -> f64 {
 fn main() -> ijkonet::Result<()> {
     let mut potential = Potential::StyblinskiTang;
     let mut config = TrainConfig { epochs: 200, ..TrainConfig::default() };
+    // The synthetic potential does not depend on time: V, not the real-data default t,V.
+    config.set("variant", "V")?;
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
         match k {

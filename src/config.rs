@@ -125,11 +125,17 @@ pub struct TrainConfig {
     pub max_seconds: f64,
     /// Coordinates the networks work in (fitted on the training data, stored in the model).
     pub normalise: NormalisationKind,
+    /// Root-mean-square spread of the normalised coordinates (`isotropic` only). 2, not 1: the
+    /// softplus networks at their default initialisation are nearly linear over ±1, and at spread 1 the
+    /// Styblinski–Tang demo learned no ∇V in 100 epochs (cosine 0.05) while spread 2 gave 0.90; on real
+    /// data spread 2 was also better (seed 0: EB 0.540 vs 0.546, weinreb_2d 0.081 vs 0.100; docs/BENCHMARKS.md).
+    pub normalise_spread: f64,
     /// iJKOnet: start every map at the Gaussian (affine) OT map between the training snapshots
     /// and V at the quadratic whose JKO step it is (`affine`), or from plain networks (`none`).
     pub warm_start: bool,
     pub batch_size: usize,
-    /// Map updates per energy update (M).
+    /// Map updates per energy update (M). 5: on EB (t,V, warm start) 10 gave W1 0.542 in 382 s and
+    /// 5 gave 0.546 in 212 s (docs/BENCHMARKS.md, "Real data").
     pub map_steps: usize,
     pub energy_optim: AdamConfig,
     /// Decay of the exponential moving average of the energy parameters that the trained model
@@ -170,9 +176,10 @@ impl Default for TrainConfig {
             eval_interval: 100,
             max_seconds: 0.0,
             normalise: NormalisationKind::Isotropic,
+            normalise_spread: 2.0,
             warm_start: true,
             batch_size: 250,
-            map_steps: 10,
+            map_steps: 5,
             energy_optim: AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip_norm: Some(10.0) },
             energy_ema: 0.99,
             map_optim: AdamConfig { lr: 1e-2, beta1: 0.5, beta2: 0.9, eps: 1e-8, clip_norm: None },
@@ -255,6 +262,7 @@ impl TrainConfig {
         "eval_interval",
         "max_seconds",
         "normalise",
+        "normalise_spread",
         "warm_start",
         "batch_size",
         "map_steps",
@@ -376,6 +384,15 @@ impl TrainConfig {
                 self.max_seconds = v
             }
             "normalise" => self.normalise = value.parse()?,
+            "normalise_spread" => {
+                let v = parse_f64(key, value)?;
+                if !(v > 0.0 && v <= 1e3) {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': need 0 < spread ≤ 1000"
+                    )));
+                }
+                self.normalise_spread = v
+            }
             "warm_start" => {
                 self.warm_start = match value.trim() {
                     "affine" => true,
@@ -396,24 +413,8 @@ impl TrainConfig {
             "energy_clip" => {
                 self.energy_optim.clip_norm = if value.trim() == "none" { None } else { Some(parse_f64(key, value)?) }
             }
-            "energy_ema" => {
-                let v = parse_f64(key, value)?;
-                if !(0.0..1.0).contains(&v) {
-                    return Err(Error::invalid_argument(format!(
-                        "invalid value '{value}' for '{key}': need 0 ≤ decay < 1"
-                    )));
-                }
-                self.energy_ema = v
-            }
-            "map_ema" => {
-                let v = parse_f64(key, value)?;
-                if !(0.0..1.0).contains(&v) {
-                    return Err(Error::invalid_argument(format!(
-                        "invalid value '{value}' for '{key}': need 0 ≤ decay < 1"
-                    )));
-                }
-                self.map_ema = v
-            }
+            "energy_ema" => self.energy_ema = parse_decay(key, value)?,
+            "map_ema" => self.map_ema = parse_decay(key, value)?,
             "map_lr" => self.map_optim.lr = parse_f64(key, value)?,
             "map_beta1" => self.map_optim.beta1 = parse_f64(key, value)?,
             "map_beta2" => self.map_optim.beta2 = parse_f64(key, value)?,
@@ -470,6 +471,7 @@ impl TrainConfig {
             "eval_interval" => self.eval_interval.to_string(),
             "max_seconds" => self.max_seconds.to_string(),
             "normalise" => self.normalise.name().into(),
+            "normalise_spread" => self.normalise_spread.to_string(),
             "warm_start" => (if self.warm_start { "affine" } else { "none" }).into(),
             "batch_size" => self.batch_size.to_string(),
             "map_steps" => self.map_steps.to_string(),
@@ -507,6 +509,15 @@ impl TrainConfig {
         self.star.validate()?;
         self.jkonet.validate()
     }
+}
+
+/// A moving-average decay in [0, 1).
+fn parse_decay(key: &str, value: &str) -> Result<f64> {
+    let v = parse_f64(key, value)?;
+    if !(0.0..1.0).contains(&v) {
+        return Err(Error::invalid_argument(format!("invalid value '{value}' for '{key}': need 0 ≤ decay < 1")));
+    }
+    Ok(v)
 }
 
 /// `auto` (stored as 0) or a count ≥ 1.

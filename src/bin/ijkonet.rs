@@ -460,7 +460,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
         (train, Some(test))
     };
     for (k, (between, noise)) in ijkonet::baselines::drift_signal(&train, a.seed)?.into_iter().enumerate() {
-        if between < 1.5 * noise {
+        if between < 1.2 * noise {
             println!(
                 "warning: step {k}: the population moves by W1 {between:.4}, hardly more than two samples of one \
                  snapshot differ (W1 {noise:.4}); the drift is barely identifiable from these data"

@@ -231,7 +231,11 @@ pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor])
 /// snapshot (at most 500 cells each) is held out to choose the stopping point.
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
     config.validate()?;
-    let norm = Normalisation::fit(data, config.normalise);
+    let mut norm = Normalisation::fit(data, config.normalise);
+    if config.normalise == crate::baselines::NormalisationKind::Isotropic {
+        // Networks see a root-mean-square spread of `normalise_spread` (not 1): see TrainConfig.
+        norm.scale /= config.normalise_spread;
+    }
     let baselines = Baselines::fit(data)?;
     let (fit, validation) = validation_split(config, data);
     let z = norm.snapshots(&fit)?;

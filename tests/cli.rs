@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ijkonet` binary on tiny data: every subcommand, and the error paths
 //! (one `error: …` line on stderr, non-zero exit status, no panic).
 
+use ijkonet::baselines::Baseline;
 use ijkonet::data::{read_npy_matrix, read_npz};
 use ijkonet::metrics::ot;
 use ijkonet::synth::{generate, Pairing, Potential, SdeConfig};
@@ -214,7 +215,18 @@ fn train_predict_simulate_eval_plot_pipeline() {
         assert!((get("baseline_w1") - ot::w1(a.view(), b.view()).unwrap()).abs() < 1e-9);
         let pred = model.push_forward(k, a.view()).unwrap();
         assert!((w1 - ot::w1(pred.view(), b.view()).unwrap()).abs() < 1e-9);
+        // The naive predictions come from the model's stored fits of its training snapshots.
+        let fits = model.baselines().expect("a trained model stores its baselines");
+        for kind in Baseline::ALL {
+            let expect = ot::w1(fits.predict(kind, k, a.view()).unwrap().view(), b.view()).unwrap();
+            let got = s["baselines"][kind.name()].as_f64().unwrap();
+            assert!((got - expect).abs() < 1e-9, "step {k} {kind}: {got} vs {expect}");
+        }
     }
+    let best = json["best_baseline"]["w1"].as_f64().unwrap();
+    let name = json["best_baseline"]["name"].as_str().unwrap();
+    assert_eq!(json["mean"]["baselines"][name].as_f64().unwrap(), best);
+    assert_eq!(json["beats_best_baseline"].as_bool().unwrap(), json["mean"]["w1"].as_f64().unwrap() < best);
     let table = ok(&dir, &["eval", "m.safetensors", "d.npz", "--test-fraction", "0.5", "--seed", "2"]);
     assert!(table.contains("W1") && table.contains("mean"), "{table}");
 

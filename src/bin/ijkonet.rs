@@ -747,24 +747,34 @@ fn print_table(rows: &[StepMetrics]) {
             opt(mean_opt(rows, |r| r.grad_cosine), 4)
         );
     }
-    let (name, best) = best_baseline(rows);
+    let (kind, best) = best_baseline(rows);
     let verdict = if model_w1 < best { "beats" } else { "does NOT beat" };
     println!(
-        "model mean W1 {model_w1:.4} {verdict} the best naive prediction ({name} {best:.4}): ratio {:.3}",
+        "model mean W1 {model_w1:.4} {verdict} the best naive prediction ({} {best:.4}): ratio {:.3}",
+        baseline_label(kind),
         model_w1 / best
     );
 }
 
 /// The naive prediction with the lowest mean W1 on these rows, and that W1.
-fn best_baseline(rows: &[StepMetrics]) -> (&'static str, f64) {
+fn best_baseline(rows: &[StepMetrics]) -> (Baseline, f64) {
     [
-        ("no motion", Some(mean(rows.iter().map(|r| r.baseline_w1)))),
-        ("mean shift", mean_opt(rows, |r| r.mean_shift_w1)),
-        ("affine OT", mean_opt(rows, |r| r.affine_w1)),
+        (Baseline::NoMotion, Some(mean(rows.iter().map(|r| r.baseline_w1)))),
+        (Baseline::MeanShift, mean_opt(rows, |r| r.mean_shift_w1)),
+        (Baseline::AffineOt, mean_opt(rows, |r| r.affine_w1)),
     ]
     .into_iter()
     .filter_map(|(n, v)| v.map(|v| (n, v)))
-    .fold(("no motion", f64::INFINITY), |best, c| if c.1 < best.1 { c } else { best })
+    .fold((Baseline::NoMotion, f64::INFINITY), |best, c| if c.1 < best.1 { c } else { best })
+}
+
+/// How the tables name a baseline.
+fn baseline_label(b: Baseline) -> &'static str {
+    match b {
+        Baseline::NoMotion => "no motion",
+        Baseline::MeanShift => "mean shift",
+        Baseline::AffineOt => "affine OT",
+    }
 }
 
 fn json_number(v: f64) -> String {
@@ -835,7 +845,7 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
         json_number(mean(rows.iter().map(|r| r.baseline_w1))),
         opt(mean_opt(rows, |r| r.mean_shift_w1)),
         opt(mean_opt(rows, |r| r.affine_w1)),
-        json_string(best_name),
+        json_string(best_name.name()),
         json_number(best),
         mean(rows.iter().map(|r| r.w1)) < best
     )

@@ -143,3 +143,31 @@ fn early_stopping_keeps_the_best_validation_state() {
         assert!(history.len() < 120);
     }
 }
+
+/// Files of format version 1 (before normalisation and baselines) still load: identity coordinates,
+/// no baseline fits (a clear state error when asked for them), the same predictions.
+#[test]
+fn version_one_model_files_still_load() {
+    let data = common::quadratic_snapshots(60, 3, 7, 0.02);
+    let mut c = TrainConfig::default();
+    for (k, v) in [("iterations", "10"), ("device", "cpu"), ("normalise", "none"), ("warm_start", "none")] {
+        c.set(k, v).unwrap();
+    }
+    let model = train(&c, &data);
+    let dir = std::env::temp_dir().join(format!("ijkonet-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    model.save(&path).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = format!("\"format_version\":\"{}\"", ijkonet::model::MODEL_FORMAT_VERSION);
+    let pos = bytes.windows(needle.len()).position(|w| w == needle.as_bytes()).expect("version in header");
+    bytes[pos + needle.len() - 2] = b'1';
+    let old = dir.join("v1.safetensors");
+    std::fs::write(&old, &bytes).unwrap();
+    let loaded = Model::load(&old, None).unwrap();
+    assert!(loaded.normalisation().is_identity() && loaded.baselines().is_none());
+    assert_eq!(loaded.baseline_w1(&data).unwrap_err().kind(), ijkonet::ErrorKind::State);
+    let x = data.get(0).unwrap().points.clone();
+    assert_eq!(loaded.push_forward(0, x.view()).unwrap(), model.push_forward(0, x.view()).unwrap());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -12,7 +12,7 @@
 
 use crate::data::Snapshots;
 use crate::error::{Error, Result};
-use crate::linalg::{mean_and_covariance, symmetric_eigen};
+use crate::linalg::{mean_and_covariance, sqrtm_psd, symmetric_eigen};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use std::fmt;
 use std::str::FromStr;
@@ -93,9 +93,7 @@ impl AffineMap {
         let s_half = q.dot(&Array2::from_diag(&root)).dot(&q.t());
         let s_inv_half = q.dot(&Array2::from_diag(&root.mapv(|r| 1.0 / r))).dot(&q.t());
         let middle = s_half.dot(&to.cov).dot(&s_half);
-        let middle = (&middle + &middle.t()) * 0.5;
-        let (mu, p) = symmetric_eigen(middle.view())?;
-        let middle_root = p.dot(&Array2::from_diag(&mu.mapv(|m| m.max(0.0).sqrt()))).dot(&p.t());
+        let middle_root = sqrtm_psd(((&middle + &middle.t()) * 0.5).view())?;
         let a = s_inv_half.dot(&middle_root).dot(&s_inv_half);
         let a = (&a + &a.t()) * 0.5;
         let c = &to.mean - &a.dot(&from.mean);
@@ -283,8 +281,8 @@ impl Normalisation {
         Normalisation { centre: Array1::zeros(dim), scale: 1.0 }
     }
 
-    /// Fit on all points of all snapshots.
-    pub fn fit(data: &Snapshots, kind: NormalisationKind) -> Normalisation {
+    /// Fit on all points of all snapshots: z spreads with root-mean-square `spread` per feature.
+    pub fn fit(data: &Snapshots, kind: NormalisationKind, spread: f64) -> Normalisation {
         let d = data.dim();
         if kind == NormalisationKind::None {
             return Normalisation::identity(d);
@@ -300,8 +298,8 @@ impl Normalisation {
             let c = &s.points - &centre.view().insert_axis(Axis(0));
             sq += c.iter().map(|v| v * v).sum::<f64>();
         }
-        let scale = (sq / (total * d) as f64).sqrt();
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        let rms = (sq / (total * d) as f64).sqrt();
+        let scale = if rms.is_finite() && rms > 0.0 { rms / spread } else { 1.0 };
         Normalisation { centre, scale }
     }
 
@@ -411,12 +409,14 @@ mod tests {
         let x = gaussian(500, &[100.0, -7.0, 3.0], &(Array2::eye(3) * 50.0), 6);
         let y = gaussian(300, &[120.0, -7.0, 3.0], &(Array2::eye(3) * 50.0), 7);
         let data = Snapshots::new(vec![0.0, 1.0], vec![x.clone(), y]).unwrap();
-        let n = Normalisation::fit(&data, NormalisationKind::Isotropic);
+        let n = Normalisation::fit(&data, NormalisationKind::Isotropic, 1.0);
         assert!((n.scale - 50.0).abs() < 5.0, "{}", n.scale);
+        let wide = Normalisation::fit(&data, NormalisationKind::Isotropic, 2.0);
+        assert!((wide.scale - n.scale / 2.0).abs() < 1e-12 && wide.centre == n.centre);
         let z = n.to_model(x.view());
         let back = n.to_data(z.view());
         assert!((&back - &x).iter().all(|v| v.abs() < 1e-9));
-        assert!(Normalisation::fit(&data, NormalisationKind::None).is_identity());
+        assert!(Normalisation::fit(&data, NormalisationKind::None, 2.0).is_identity());
     }
 
     #[test]

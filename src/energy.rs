@@ -132,45 +132,64 @@ struct Quadratic {
     q: Tensor,
     /// b_j (knots × d).
     b: Tensor,
-    knots: Vec<f64>,
+    /// Knot features f_j and the widths of the hat functions to their left and right (1 × knots
+    /// each; the outer widths are unused), built once: the weights are evaluated on every call.
+    /// None for a single knot (weight 1).
+    hats: Option<(Tensor, Tensor, Tensor)>,
+    /// First and last knot: time features are clamped to them.
+    span: (f64, f64),
 }
 
 impl Quadratic {
-    /// Hat-function weights (n × knots) of each row's time feature.
+    fn new(q: Tensor, b: Tensor, knots: &[f64]) -> Quadratic {
+        let k = knots.len();
+        let row = |v: Vec<f64>| {
+            Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<_>>()).unsqueeze(0).to_device(q.device())
+        };
+        let hats = (k > 1).then(|| {
+            let left = (0..k).map(|j| if j == 0 { 1.0 } else { knots[j] - knots[j - 1] }).collect();
+            let right = (0..k).map(|j| if j + 1 == k { 1.0 } else { knots[j + 1] - knots[j] }).collect();
+            (row(knots.to_vec()), row(left), row(right))
+        });
+        Quadratic { q, b, hats, span: (knots[0], knots[k - 1]) }
+    }
+
+    /// Hat-function weights (n × knots) of each row's time feature, constant beyond the first and
+    /// last knot (t is clamped to them).
     fn weights(&self, t_col: &Tensor) -> Tensor {
-        let (n, k) = (t_col.size()[0], self.knots.len());
-        let (kind, device) = (t_col.kind(), t_col.device());
-        if k == 1 {
-            return Tensor::ones([n, 1], (kind, device));
-        }
-        let knots = &self.knots;
-        let t = t_col.clamp(knots[0], knots[k - 1]);
-        let f =
-            Tensor::from_slice(&knots.iter().map(|&v| v as f32).collect::<Vec<_>>()).to_kind(kind).to_device(device);
-        let left: Vec<f32> = (0..k).map(|j| if j == 0 { 1.0 } else { (knots[j] - knots[j - 1]) as f32 }).collect();
-        let right: Vec<f32> = (0..k).map(|j| if j + 1 == k { 1.0 } else { (knots[j + 1] - knots[j]) as f32 }).collect();
-        let left = Tensor::from_slice(&left).to_kind(kind).to_device(device);
-        let right = Tensor::from_slice(&right).to_kind(kind).to_device(device);
-        let delta = t - f.unsqueeze(0);
-        let before = (&delta / left.unsqueeze(0) + 1.0).clamp_min(0.0);
-        let after = (-(&delta / right.unsqueeze(0)) + 1.0).clamp_min(0.0);
+        let Some((f, left, right)) = &self.hats else {
+            return Tensor::ones([t_col.size()[0], 1], (t_col.kind(), t_col.device()));
+        };
+        let kind = t_col.kind();
+        let (f, left, right) = (f.to_kind(kind), left.to_kind(kind), right.to_kind(kind));
+        let delta = t_col.clamp(self.span.0, self.span.1) - &f;
+        let before = (&delta / left + 1.0).clamp_min(0.0);
+        let after = (-(&delta / right) + 1.0).clamp_min(0.0);
         before.where_self(&delta.lt(0.0), &after)
     }
 
-    /// (V_q per row, ∇ₓV_q per row) as differentiable functions of x and the parameters.
-    fn value_and_grad(&self, x: &Tensor, t_col: &Tensor) -> (Tensor, Tensor) {
+    /// (x Q_j per knot (n × knots × d), hat weights (n × knots)): what the value and the gradient share.
+    fn parts(&self, x: &Tensor, t_col: &Tensor) -> (Tensor, Tensor) {
         let (n, d) = (x.size()[0], x.size()[1]);
-        let k = self.knots.len() as i64;
+        let k = self.q.size()[0];
         let q = (&self.q + self.q.transpose(1, 2)) * 0.5;
         // x Q_j for every knot in one matmul: [n, d] × [d, k·d].
         let xq = x.matmul(&q.permute([1, 0, 2]).reshape([d, k * d])).reshape([n, k, d]);
-        let grad_j = &xq + self.b.unsqueeze(0);
+        (xq, self.weights(t_col))
+    }
+
+    /// V_q per row, differentiable in x and the parameters.
+    fn value(&self, x: &Tensor, t_col: &Tensor) -> Tensor {
+        let (xq, w) = self.parts(x, t_col);
         let value_j =
-            ((&xq * 0.5 + self.b.unsqueeze(0)) * x.unsqueeze(1)).sum_dim_intlist([2i64].as_slice(), false, x.kind());
-        let w = self.weights(t_col);
-        let value = (value_j * &w).sum_dim_intlist([1i64].as_slice(), false, x.kind());
-        let grad = (grad_j * w.unsqueeze(2)).sum_dim_intlist([1i64].as_slice(), false, x.kind());
-        (value, grad)
+            ((xq * 0.5 + self.b.unsqueeze(0)) * x.unsqueeze(1)).sum_dim_intlist([2i64].as_slice(), false, x.kind());
+        (value_j * w).sum_dim_intlist([1i64].as_slice(), false, x.kind())
+    }
+
+    /// ∇ₓV_q per row, differentiable in x and the parameters.
+    fn grad(&self, x: &Tensor, t_col: &Tensor) -> Tensor {
+        let (xq, w) = self.parts(x, t_col);
+        ((xq + self.b.unsqueeze(0)) * w.unsqueeze(2)).sum_dim_intlist([1i64].as_slice(), false, x.kind())
     }
 }
 
@@ -234,7 +253,7 @@ impl Energy {
         let root = self.vs.root();
         let q = root.zeros("quadratic_q", &[k, d, d]);
         let b = root.zeros("quadratic_b", &[k, d]);
-        self.quadratic = Some(Quadratic { q, b, knots });
+        self.quadratic = Some(Quadratic::new(q, b, &knots));
         Ok(())
     }
 
@@ -247,7 +266,7 @@ impl Energy {
     pub(crate) fn set_quadratic(&self, j: usize, q: &[f64], b: &[f64]) -> Result<()> {
         let quad = self.quadratic.as_ref().ok_or_else(|| Error::internal("no quadratic part"))?;
         let d = self.dim;
-        if j >= quad.knots.len() || q.len() as i64 != d * d || b.len() as i64 != d {
+        if j as i64 >= quad.q.size()[0] || q.len() as i64 != d * d || b.len() as i64 != d {
             return Err(Error::internal("quadratic part: wrong knot or size"));
         }
         let qt = Tensor::from_slice(&q.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([d, d]);
@@ -314,7 +333,7 @@ impl Energy {
             net.input_gradient(x)
         };
         Some(match &self.quadratic {
-            Some(quad) => g + quad.value_and_grad(x, t_col).1,
+            Some(quad) => g + quad.grad(x, t_col),
             None => g,
         })
     }
@@ -358,7 +377,7 @@ impl Energy {
             };
             let v = net.forward(&input).squeeze_dim(1);
             match &self.quadratic {
-                Some(quad) => v + quad.value_and_grad(x, t_col).0,
+                Some(quad) => v + quad.value(x, t_col),
                 None => v,
             }
         })

@@ -99,6 +99,34 @@ pub(crate) fn warm_start_applies(config: &TrainConfig) -> bool {
     config.warm_start && config.method == Method::IJKOnet && config.maps.residual && config.energy.variant.potential
 }
 
+/// Fresh, seeded networks of a model for `config`: the energy and, for iJKOnet, the maps, with the
+/// warm-start parts (zero quadratic, identity affine base) when they apply. Training copies are
+/// built here too, so that they always have the model's variables.
+pub(crate) fn new_networks(
+    config: &TrainConfig,
+    dim: usize,
+    axis: &TimeAxis,
+    device: Device,
+) -> Result<(Energy, Option<TransportMaps>)> {
+    let mut energy = match config.method {
+        Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
+        _ => Energy::new(&config.energy, dim, device, config.seed)?,
+    };
+    let mut maps = match config.method {
+        Method::IJKOnet => {
+            Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
+        }
+        _ => None,
+    };
+    if warm_start_applies(config) {
+        energy.add_quadratic(axis.quadratic_knots(config.energy.variant.time_varying))?;
+        if let Some(m) = maps.as_mut() {
+            m.add_affine_base()?;
+        }
+    }
+    Ok((energy, maps))
+}
+
 impl Model {
     /// Fresh, untrained networks for data of dimension `dim` observed at `times`.
     pub fn new(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
@@ -113,22 +141,7 @@ impl Model {
             (n, _) => tch::set_num_threads(n as i32),
         }
         let axis = TimeAxis::new(times)?;
-        let mut energy = match config.method {
-            Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
-            _ => Energy::new(&config.energy, dim, device, config.seed)?,
-        };
-        let mut maps = match config.method {
-            Method::IJKOnet => {
-                Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
-            }
-            _ => None,
-        };
-        if warm_start_applies(config) {
-            energy.add_quadratic(axis.quadratic_knots(config.energy.variant.time_varying))?;
-            if let Some(m) = maps.as_mut() {
-                m.add_affine_base()?;
-            }
-        }
+        let (energy, maps) = new_networks(config, dim, &axis, device)?;
         Ok(Model {
             config: config.clone(),
             device,
@@ -159,11 +172,19 @@ impl Model {
         self.validation.as_ref()
     }
 
+    /// The baseline fits, or a `State` error for models saved without them (file format version 1).
+    pub fn baseline_fits(&self) -> Result<&Baselines> {
+        self.baselines.as_ref().ok_or_else(|| {
+            Error::state(
+                "this model has no baseline fits (it was saved by an older version of the library); retrain it to \
+                 get them",
+            )
+        })
+    }
+
     /// One-step W1 of each naive prediction on `test`, per step, in [`Baseline::ALL`] order.
     pub fn baseline_w1(&self, test: &Snapshots) -> Result<Vec<(Baseline, Vec<f64>)>> {
-        let b = self.baselines.as_ref().ok_or_else(|| {
-            Error::state("this model has no baseline fits (saved by an older version); retrain to get them")
-        })?;
+        let b = self.baseline_fits()?;
         Baseline::ALL.into_iter().map(|kind| Ok((kind, b.one_step_w1(kind, test)?))).collect()
     }
 

@@ -470,12 +470,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
     let start = Instant::now();
     let mut trainer = methods::trainer(&config, &train)?;
     let per_epoch = trainer.iterations_per_epoch().max(1);
-    let epochs = if config.epochs > 0 {
-        config.epochs
-    } else {
-        let iterations = if config.iterations > 0 { config.iterations } else { trainer.auto_iterations() };
-        iterations.div_ceil(per_epoch).max(1)
-    };
+    let epochs = trainer.budget_epochs(0);
     let norm = trainer.model().normalisation();
     println!(
         "training {}_{} on {} snapshots {:?} of dimension {} (up to {} epochs of {} iterations{}, device {:?}; \

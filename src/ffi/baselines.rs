@@ -3,7 +3,7 @@
 
 use super::model::{cloud_len, input, query, IjkModel};
 use super::{guard, points, write_out, IjkError};
-use crate::baselines::{Baseline, Baselines};
+use crate::baselines::Baseline;
 use crate::error::{Error, Result};
 use crate::metrics::ot::w1;
 use crate::model::Model;
@@ -32,15 +32,6 @@ fn baseline_kind(code: i32) -> Result<Baseline> {
              or IJK_BASELINE_AFFINE_OT (2)"
         ))),
     }
-}
-
-/// The model's baseline fits, or a state error for models saved without them.
-fn fits(m: &Model) -> Result<&Baselines> {
-    m.baselines().ok_or_else(|| {
-        Error::state(
-            "this model has no baseline fits (it was saved by an older version of the library); retrain it to get them",
-        )
-    })
 }
 
 /// Refuse a step index k ≥ the number of steps.
@@ -77,7 +68,7 @@ pub unsafe extern "C" fn ijk_model_baseline_predict(
     guard(err, || {
         let kind = baseline_kind(baseline)?;
         let y = query(model, |m| {
-            let b = fits(m)?;
+            let b = m.baseline_fits()?;
             let x = input(m, x, n, d, "baseline_predict", out, out_len, cloud_len(1, n, d)?)?;
             check_step(m, k, "baseline_predict")?;
             b.predict(kind, k, x)
@@ -113,7 +104,7 @@ pub unsafe extern "C" fn ijk_model_evaluate_step(
 ) -> i32 {
     guard(err, || {
         let values = query(model, |m| {
-            let b = fits(m)?;
+            let b = m.baseline_fits()?;
             let x = input(m, x_k, n_k, d, "evaluate_step", out, out_len, IJK_EVALUATE_STEP_LEN)?;
             let y = unsafe { points(x_next, n_next, d, "evaluate_step: x_next") }?;
             check_step(m, k, "evaluate_step")?;
@@ -124,7 +115,7 @@ pub unsafe extern "C" fn ijk_model_evaluate_step(
                 w1(pred.view(), y)
             };
             let mut values = vec![score(m.push_forward(k, x)?)?];
-            for kind in [Baseline::NoMotion, Baseline::MeanShift, Baseline::AffineOt] {
+            for kind in Baseline::ALL {
                 values.push(score(b.predict(kind, k, x)?)?);
             }
             Ok(values)

@@ -9,7 +9,7 @@ use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
 use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
-use crate::model::{warm_start_applies, Model, TimeAxis};
+use crate::model::{new_networks, warm_start_applies, Model, TimeAxis};
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -87,18 +87,13 @@ impl IJKOnetTrainer {
                 .collect::<Result<_>>()?;
         }
         let device = model.device;
-        let mut live = Energy::new(&config.energy, data.dim(), device, config.seed)?;
-        let mut live_maps =
-            TransportMaps::new(&config.maps, data.dim(), model.axis.steps(), device, config.seed.wrapping_add(1))?;
-        if warm_start_applies(config) {
-            live.add_quadratic(model.axis.quadratic_knots(config.energy.variant.time_varying))?;
-            live_maps.add_affine_base()?;
-            if let Some(warm) = warm {
-                if warm.len() + 1 != data.len() || warm.iter().any(|m| m.c.len() != data.dim()) {
-                    return Err(Error::invalid_argument("warm start: one affine map per step is needed"));
-                }
-                warm_start(&mut live, &live_maps, &model.axis, config, warm)?;
+        let (mut live, live_maps) = new_networks(config, data.dim(), &model.axis, device)?;
+        let live_maps = live_maps.ok_or_else(|| Error::internal("an iJKOnet model has maps"))?;
+        if let (true, Some(warm)) = (warm_start_applies(config), warm) {
+            if warm.len() + 1 != data.len() || warm.iter().any(|m| m.c.len() != data.dim()) {
+                return Err(Error::invalid_argument("warm start: one affine map per step is needed"));
             }
+            warm_start(&mut live, &live_maps, &model.axis, config, warm)?;
         }
         copy_parameters(&live.vs, &model.energy.vs, 0.0);
         copy_parameters(&live_maps.vs, &model.maps()?.vs, 0.0);

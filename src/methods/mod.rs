@@ -66,6 +66,19 @@ pub trait Trainer: Send {
     fn validation_data(&self) -> Option<&Snapshots> {
         None
     }
+    /// Epochs a [`Trainer::train`] call with `epochs` runs at most: `epochs` when positive, else the
+    /// configuration's `epochs`, else its `iterations` (or [`Trainer::auto_iterations`]) in whole epochs.
+    fn budget_epochs(&self, epochs: usize) -> usize {
+        let cfg = self.model().config();
+        if epochs > 0 {
+            epochs
+        } else if cfg.epochs > 0 {
+            cfg.epochs
+        } else {
+            let iterations = if cfg.iterations > 0 { cfg.iterations } else { self.auto_iterations() };
+            iterations.div_ceil(self.iterations_per_epoch().max(1)).max(1)
+        }
+    }
 
     /// Train for `epochs` epochs (0 = the configuration's budget: its `epochs`, else its
     /// `iterations`, else [`Trainer::auto_iterations`]). After each epoch, `callback` sees the
@@ -85,14 +98,7 @@ pub trait Trainer: Send {
     ) -> Result<Vec<Progress>> {
         let per_epoch = self.iterations_per_epoch().max(1);
         let cfg = self.model().config().clone();
-        let epochs = if epochs > 0 {
-            epochs
-        } else if cfg.epochs > 0 {
-            cfg.epochs
-        } else {
-            let iterations = if cfg.iterations > 0 { cfg.iterations } else { self.auto_iterations() };
-            iterations.div_ceil(per_epoch).max(1)
-        };
+        let epochs = self.budget_epochs(epochs);
         let validation = self.validation_data().cloned();
         let val_every = (cfg.eval_interval as f64 / per_epoch as f64).round().max(1.0) as usize;
         let patience_evals = if cfg.patience == 0 { usize::MAX } else { cfg.patience.div_ceil(val_every * per_epoch) };
@@ -231,11 +237,7 @@ pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor])
 /// snapshot (at most 500 cells each) is held out to choose the stopping point.
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
     config.validate()?;
-    let mut norm = Normalisation::fit(data, config.normalise);
-    if config.normalise == crate::baselines::NormalisationKind::Isotropic {
-        // Networks see a root-mean-square spread of `normalise_spread` (not 1): see TrainConfig.
-        norm.scale /= config.normalise_spread;
-    }
+    let norm = Normalisation::fit(data, config.normalise, config.normalise_spread);
     let baselines = Baselines::fit(data)?;
     let (fit, validation) = validation_split(config, data);
     let z = norm.snapshots(&fit)?;

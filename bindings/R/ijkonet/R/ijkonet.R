@@ -63,19 +63,25 @@ fit <- function(object, ...) UseMethod("fit")
   as.numeric(time)
 }
 
+# Cells as a double matrix (cells x features) with one time per row, or a clear error.
+.ijk_cells <- function(x, time) {
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (!is.matrix(x) || !is.numeric(x)) stop("x must be a numeric matrix (cells x features)", call. = FALSE)
+  storage.mode(x) <- "double"
+  if (is.null(time) || length(time) != nrow(x)) {
+    stop(sprintf("time must have one entry per row of x (%d rows, %d times)", nrow(x), length(time)),
+         call. = FALSE)
+  }
+  x
+}
+
 fit.ijkonet_model <- function(object, x = NULL, time = NULL, epochs = 0, progress = interactive(), ...) {
   if (!is.null(x)) {
     if (.ijk_state(object) != "collecting") {
       stop("this model already has its data; call fit(model) without x and time to continue training",
            call. = FALSE)
     }
-    if (is.data.frame(x)) x <- as.matrix(x)
-    if (!is.matrix(x) || !is.numeric(x)) stop("x must be a numeric matrix (cells x features)", call. = FALSE)
-    storage.mode(x) <- "double"
-    if (is.null(time) || length(time) != nrow(x)) {
-      stop(sprintf("time must have one entry per row of x (%d rows, %d times)", nrow(x), length(time)),
-           call. = FALSE)
-    }
+    x <- .ijk_cells(x, time)
     tv <- .ijk_time_values(time)
     if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
     for (t in sort(unique(tv))) {
@@ -181,13 +187,7 @@ wasserstein1 <- function(x, y) {
 }
 
 evaluate <- function(model, x, time) {
-  if (is.data.frame(x)) x <- as.matrix(x)
-  if (!is.matrix(x) || !is.numeric(x)) stop("x must be a numeric matrix (cells x features)", call. = FALSE)
-  storage.mode(x) <- "double"
-  if (is.null(time) || length(time) != nrow(x)) {
-    stop(sprintf("time must have one entry per row of x (%d rows, %d times)", nrow(x), length(time)),
-         call. = FALSE)
-  }
+  x <- .ijk_cells(x, time)
   # Factor labels map to times through all their levels, so held-out data lacking a time keep the
   # training data's mapping (which used the levels present there: the same when none was missing).
   tv <- .ijk_time_values(time, drop = FALSE)

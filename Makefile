@@ -36,8 +36,12 @@ test-valgrind: test-c
 
 # The R package (testthat tests, then R CMD check) and the Julia package (parsed with tree-sitter-julia,
 # its @ccall symbols and argument counts checked against include/ijkonet.h). R comes from apt when missing.
+# The library's SONAME is libijkonet.so.MAJOR (build.rs): programs linked against target/release load
+# it through that link.
+SOMAJOR := $(shell sed -n 's/^version = "\([0-9]*\)\..*/\1/p' Cargo.toml | head -1)
 lib-release:
 	$(ENV) cargo build --release --lib
+	ln -sfn libijkonet.so target/release/libijkonet.so.$(SOMAJOR)
 
 test-bindings: lib-release
 	IJKONET_LIB_DIR=$(CURDIR)/target/release IJKONET_INCLUDE_DIR=$(CURDIR)/include bash bindings/R/run-tests.sh
@@ -78,3 +82,18 @@ bench-real:
 # Every table of docs/BENCHMARKS.md (hours); BENCH_TINY=1 make bench checks the script in minutes.
 bench:
 	bash scripts/bench.sh
+
+# Fuzzing with cargo-fuzz (libFuzzer, nightly; `cargo install cargo-fuzz` once): each target in turn
+# for FUZZ_SECONDS (one job), on its committed corpus fuzz/corpus/<target>, which new inputs join.
+# A crash stops the run and leaves the input in fuzz/artifacts/<target>/ (docs/RELIABILITY.md).
+# FUZZ_SANITIZER=none runs libFuzzer's coverage without AddressSanitizer.
+FUZZ_SECONDS ?= 60
+FUZZ_SANITIZER ?= address
+FUZZ_TARGETS ?= npy npz csv config model_load ffi_calls
+.PHONY: fuzz
+fuzz:
+	$(ENV) cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
+	$(ENV) cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 || exit 1; \
+	done

@@ -24,8 +24,11 @@ fn main() {
         // Where libtorch lives, for the CMake package of static-library consumers.
         println!("cargo:rustc-env=IJKONET_LIBTORCH_LIB={lib}");
     }
-    // A SONAME so consumers record `libijkonet.so`, not the build path.
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libijkonet.so");
+    // A versioned SONAME (libijkonet.so.MAJOR): programs record it, so an ABI-breaking release (a new
+    // major version) never loads under a program built for the old one. The build tree and the
+    // install rules (CMakeLists.txt, Makefile) create the libijkonet.so.MAJOR link next to the file.
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libijkonet.so.{major}");
     generate_header();
 }
 

@@ -1,6 +1,6 @@
 # Imported targets of the ijkonet library. Included by ijkonetConfig.cmake (installed tree) and by the
 # project's CMakeLists.txt (build tree), which set _ijk_shared_location, _ijk_static_location,
-# _ijk_include_dir and _ijk_libtorch_lib first.
+# _ijk_include_dir, _ijk_libtorch_lib and _ijk_soname (libijkonet.so.MAJOR) first.
 #   ijkonet::ijkonet         the shared library libijkonet.so (finds libtorch through its RUNPATH)
 #   ijkonet::ijkonet_static  the static library libijkonet.a (links libtorch's shared libraries and the
 #                            static system OpenBLAS/LAPACK that JKOnet*'s closed form uses)
@@ -8,7 +8,7 @@ if(NOT TARGET ijkonet::ijkonet)
   add_library(ijkonet::ijkonet SHARED IMPORTED GLOBAL)
   set_target_properties(ijkonet::ijkonet PROPERTIES
     IMPORTED_LOCATION "${_ijk_shared_location}"
-    IMPORTED_SONAME "libijkonet.so"
+    IMPORTED_SONAME "${_ijk_soname}"
     INTERFACE_INCLUDE_DIRECTORIES "${_ijk_include_dir}"
     # The linker resolves libijkonet.so's own dependencies (libtorch) through this path.
     INTERFACE_LINK_OPTIONS "LINKER:-rpath-link,${_ijk_libtorch_lib}")

@@ -18,7 +18,20 @@
  *    `needed` report it where it is not obvious.
  *  - Handles (ijk_config, ijk_model, ijk_error) are opaque, created by the library and released by the
  *    caller with the matching *_free function; *_free(NULL) is a no-op.
- *  - A panic inside the library never crosses the boundary: it returns IJK_ERR_PANIC.
+ *  - Handles carry a type tag checked on entry, and *_free overwrites it: a freed handle, or a pointer
+ *    to another kind of object, gives IJK_ERR_INVALID_ARGUMENT (and a second *_free is ignored) where
+ *    this can be detected. It cannot be detected when the memory was returned to the system (the call
+ *    crashes) or reused by a new handle of the same type (the call acts on that handle): never use a
+ *    handle after freeing it.
+ *  - A panic inside the library never crosses the boundary: it returns IJK_ERR_PANIC. A libtorch
+ *    failure during a query (e.g. out of memory) returns IJK_ERR_TORCH and leaves the model unchanged
+ *    and usable; during training it leaves the model FAILED (or COLLECTING if no step had completed).
+ *  - Precision: data, normalisation and metrics are double; the networks (potential, interaction,
+ *    maps) run in float32. Points far outside the training data can overflow float32: a non-finite
+ *    result is never returned with IJK_OK but gives IJK_ERR_NUMERICAL.
+ *  - Callbacks must return normally: no C++ exception, longjmp (e.g. an R error) or thread
+ *    cancellation may unwind out of an ijk_progress_fn (undefined behaviour). Catch inside and return
+ *    non-zero to cancel; ijkonet.hpp's train() does this for C++ callables and rethrows afterwards.
  *
  * Thread safety
  *  - All functions may be called from any thread, and handles may move between threads.
@@ -27,12 +40,15 @@
  *  - A progress callback runs on the thread that called ijk_model_train, with the model locked; calls
  *    on that same model from inside the callback fail with IJK_ERR_STATE instead of deadlocking.
  *  - ijk_*_free must not race with other calls on the same handle.
- *  - ijk_set_num_threads and the `threads` configuration key change a process-wide libtorch setting.
+ *  - ijk_set_num_threads and the `threads` configuration key (applied when training starts; at most
+ *    1024) change a process-wide libtorch setting. Loading a model does not change it.
  *
  * Model state machine (ijk_model_state)
- *  COLLECTING --first ijk_model_train / ijk_model_train_step--> TRAINED --divergence--> FAILED
- *  ijk_model_load --> LOADED. Snapshots are added only while COLLECTING; queries need TRAINED, FAILED
- *  (last finite parameters) or LOADED; training needs COLLECTING or TRAINED.
+ *  COLLECTING --a first training step completes--> TRAINED --divergence--> FAILED
+ *  ijk_model_load / ijk_model_load_on --> LOADED. A first training call that completes no step (bad
+ *  data, divergence, cancellation) leaves the handle COLLECTING. Snapshots are added only while
+ *  COLLECTING; queries need TRAINED, FAILED (last finite parameters) or LOADED; training needs
+ *  COLLECTING or TRAINED.
  */
 
 
@@ -53,8 +69,9 @@
 
 /**
  * ABI version of this header; `ijk_abi_version()` must return the same number at run time.
+ * Version 2: `ijk_progress` starts with `struct_size`.
  */
-#define IJKONET_ABI_VERSION 1
+#define IJKONET_ABI_VERSION 2
 
 /**
  * Success.
@@ -107,7 +124,8 @@
 #define IJK_ERR_INTERNAL 9
 
 /**
- * A panic inside the library was caught at the boundary; the handle involved may be unusable.
+ * A panic inside the library was caught at the boundary (a bug). Handles stay usable: a query that
+ * panicked left its model unchanged; a training call that panicked leaves the model FAILED.
  */
 #define IJK_ERR_PANIC 10
 
@@ -139,7 +157,7 @@
 #define IJK_MODEL_COLLECTING 0
 
 /**
- * Training has started (at least one training call succeeded); queries and further training allowed.
+ * At least one training step completed; queries and further training allowed.
  */
 #define IJK_MODEL_TRAINED 1
 
@@ -170,9 +188,16 @@ typedef struct ijk_error ijk_error;
 typedef struct ijk_model ijk_model;
 
 /**
- * What the progress callback of `ijk_model_train` receives after each epoch.
+ * What the progress callback of `ijk_model_train` receives after each epoch. The struct only grows
+ * at its end: `struct_size` is the size the library filled, so a caller compiled against an older
+ * header reads the fields it knows, and one compiled against a newer header checks `struct_size`
+ * before reading a field added later (`offsetof(ijk_progress, field) < p->struct_size`).
  */
 typedef struct ijk_progress {
+    /**
+     * `sizeof(ijk_progress)` as the library knows it (ABI version 2 and later).
+     */
+    size_t struct_size;
     /**
      * Epochs completed by this model so far (counting earlier train calls).
      */
@@ -198,7 +223,10 @@ typedef struct ijk_progress {
 /**
  * Progress callback: return 0 to continue, non-zero to cancel training (status `IJK_ERR_CANCELLED`).
  * It runs on the calling thread while the model is locked: it must not call functions on the same
- * model handle (they fail with `IJK_ERR_STATE`).
+ * model handle (they fail with `IJK_ERR_STATE`). It must return normally: a C++ exception, a Rust
+ * panic, a `longjmp` (e.g. an R error) or a thread cancellation unwinding out of it crosses Rust
+ * frames and is undefined behaviour. Catch inside the callback and return non-zero instead (the C++
+ * wrapper in ijkonet.hpp does this and rethrows after training).
  */
 typedef int32_t (*ijk_progress_fn)(const struct ijk_progress *progress,
                                    void *user_data);
@@ -689,13 +717,26 @@ int32_t ijk_model_save(const struct ijk_model *model,
 
 /**
  * Load a model saved by `ijk_model_save`. `*out` receives a new LOADED handle owned by the caller
- * (free with `ijk_model_free`); the saved device setting is used.
+ * (free with `ijk_model_free`). The model goes to the saved device setting; a model saved on a
+ * CUDA device that this machine does not have loads on the CPU (see `ijk_model_load_on` to choose).
  * Errors: `IJK_ERR_IO` when the file cannot be read; `IJK_ERR_FORMAT` when it is not a valid model
  * file; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
  */
 int32_t ijk_model_load(const char *path,
                        struct ijk_model **out,
                        struct ijk_error **err);
+
+/**
+ * Load a model saved by `ijk_model_save` onto a chosen device: `device` is "cpu", "auto" (CUDA
+ * device 0 when available, else the CPU), "cuda" or "cuda:N", or NULL for the saved setting (with
+ * the CPU fallback of `ijk_model_load`). `*out` receives a new LOADED handle owned by the caller.
+ * Errors: as `ijk_model_load`; `IJK_ERR_INVALID_ARGUMENT` for an unknown device string or a CUDA
+ * device that does not exist.
+ */
+int32_t ijk_model_load_on(const char *path,
+                          const char *device,
+                          struct ijk_model **out,
+                          struct ijk_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

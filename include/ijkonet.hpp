@@ -8,9 +8,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +37,42 @@ inline void check(int32_t status, ijk_error* err) {
     ijk_error_free(err);
     throw Error(status, message);
 }
+/// The number of rows n of a flat row-major n x d buffer. A size that is not a multiple of d (or
+/// d = 0) is refused: dividing would silently drop a partial row.
+inline size_t rows(const std::vector<double>& values, size_t d, const char* what) {
+    if (d == 0) throw Error(IJK_ERR_INVALID_ARGUMENT, std::string(what) + ": the dimension d must be positive");
+    if (values.size() % d != 0) {
+        throw Error(IJK_ERR_INVALID_ARGUMENT, std::string(what) + ": " + std::to_string(values.size()) +
+                                                  " values are not a whole number of rows of dimension " +
+                                                  std::to_string(d));
+    }
+    return values.size() / d;
+}
+
+/// State of a C++ progress callback during ijk_model_train.
+template <class F>
+struct ProgressState {
+    F* callback;
+    std::exception_ptr error;
+};
+
+/// The C callback given to the library: it must not unwind through the library's frames, so an
+/// exception from the user's callable is stored, training is cancelled, and Model::train rethrows it.
+template <class F>
+int32_t progress_trampoline(const ijk_progress* p, void* user_data) noexcept {
+    auto* state = static_cast<ProgressState<F>*>(user_data);
+    try {
+        // Copy only the bytes the library filled (struct_size): a library with a smaller struct
+        // leaves the newer fields zero instead of being read past its end.
+        ijk_progress progress{};
+        std::memcpy(&progress, p, p->struct_size < sizeof progress ? p->struct_size : sizeof progress);
+        return (*state->callback)(static_cast<const ijk_progress&>(progress)) ? 1 : 0;
+    } catch (...) {
+        state->error = std::current_exception();
+        return 1;
+    }
+}
+
 struct ConfigDeleter {
     void operator()(ijk_config* c) const noexcept { ijk_config_free(c); }
 };
@@ -128,16 +167,27 @@ public:
         detail::check(ijk_model_new(config.get(), &m, &e), e);
         handle_.reset(m);
     }
+    /// Load a saved model on the device it was saved from (CPU when that CUDA device is missing).
     static Model load(const std::string& path) {
         ijk_model* m = nullptr;
         ijk_error* e = nullptr;
-        detail::check(ijk_model_load(path.c_str(), &m, &e), e);
+        detail::check(ijk_model_load_on(path.c_str(), nullptr, &m, &e), e);
+        return Model(m);
+    }
+    /// Load a saved model on `device`: "auto", "cpu", "cuda" or "cuda:N" (anything else throws
+    /// IJK_ERR_INVALID_ARGUMENT).
+    static Model load(const std::string& path, const std::string& device) {
+        ijk_model* m = nullptr;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_load_on(path.c_str(), device.c_str(), &m, &e), e);
         return Model(m);
     }
 
+    /// Add a snapshot of n x d row-major values (values.size() must be a multiple of d).
     void add_snapshot(double time, const std::vector<double>& values, size_t d) {
+        const size_t n = detail::rows(values, d, "add_snapshot");
         ijk_error* e = nullptr;
-        detail::check(ijk_model_add_snapshot_f64(handle_.get(), time, values.data(), d ? values.size() / d : 0, d, &e), e);
+        detail::check(ijk_model_add_snapshot_f64(handle_.get(), time, values.data(), n, d, &e), e);
     }
     /// One energy update with its map updates; returns (energy loss, map loss).
     std::pair<double, double> train_step() {
@@ -146,10 +196,27 @@ public:
         detail::check(ijk_model_train_step(handle_.get(), &el, &ml, &e), e);
         return {el, ml};
     }
-    /// Train `epochs` epochs (0 = the configured number).
+    /// Train `epochs` epochs (0 = the configured number) with an optional C callback, which must not
+    /// throw or longjmp (see ijk_progress_fn).
     void train(uint64_t epochs, ijk_progress_fn callback = nullptr, void* user_data = nullptr) {
         ijk_error* e = nullptr;
         detail::check(ijk_model_train(handle_.get(), epochs, callback, user_data, &e), e);
+    }
+    /// Train `epochs` epochs calling `callback(const ijk_progress&)` after each; it returns true to
+    /// cancel (Error with IJK_ERR_CANCELLED). An exception thrown by the callback cancels training
+    /// (the epochs completed are kept) and is rethrown from here once the library has returned.
+    template <class F, class = std::enable_if_t<std::is_invocable_r_v<bool, F&, const ijk_progress&>>>
+    void train(uint64_t epochs, F&& callback) {
+        using Fn = std::remove_reference_t<F>;
+        detail::ProgressState<Fn> state{&callback, nullptr};
+        ijk_error* e = nullptr;
+        const int32_t status =
+            ijk_model_train(handle_.get(), epochs, &detail::progress_trampoline<Fn>, &state, &e);
+        if (state.error) {
+            ijk_error_free(e);  // the library's "cancelled" error: the callback's exception says why
+            std::rethrow_exception(state.error);
+        }
+        detail::check(status, e);
     }
     size_t dim() const {
         size_t d = 0;
@@ -165,16 +232,17 @@ public:
     }
     /// ∇V(x, t) at n points of dimension d (n x d values).
     std::vector<double> grad_potential(const std::vector<double>& x, size_t d, double t = 0.0) const {
+        const size_t n = detail::rows(x, d, "grad_potential");
         std::vector<double> out(x.size());
         ijk_error* e = nullptr;
-        detail::check(ijk_model_grad_potential(handle_.get(), x.data(), d ? x.size() / d : 0, d, t, out.data(),
+        detail::check(ijk_model_grad_potential(handle_.get(), x.data(), n, d, t, out.data(),
                                                out.size(), &e),
                       e);
         return out;
     }
     /// V(x, t) at n points (n values).
     std::vector<double> potential(const std::vector<double>& x, size_t d, double t = 0.0) const {
-        size_t n = d ? x.size() / d : 0;
+        const size_t n = detail::rows(x, d, "potential");
         std::vector<double> out(n);
         ijk_error* e = nullptr;
         detail::check(ijk_model_potential(handle_.get(), x.data(), n, d, t, out.data(), out.size(), &e), e);
@@ -182,9 +250,10 @@ public:
     }
     /// One-step prediction through the map of step k.
     std::vector<double> predict_step(size_t k, const std::vector<double>& x, size_t d) const {
+        const size_t n = detail::rows(x, d, "predict_step");
         std::vector<double> out(x.size());
         ijk_error* e = nullptr;
-        detail::check(ijk_model_predict_step(handle_.get(), k, x.data(), d ? x.size() / d : 0, d, out.data(),
+        detail::check(ijk_model_predict_step(handle_.get(), k, x.data(), n, d, out.data(),
                                              out.size(), &e),
                       e);
         return out;
@@ -192,9 +261,10 @@ public:
     /// Naive one-step prediction of snapshot k+1 (baseline: IJK_BASELINE_NO_MOTION,
     /// IJK_BASELINE_MEAN_SHIFT or IJK_BASELINE_AFFINE_OT).
     std::vector<double> baseline_predict(int32_t baseline, size_t k, const std::vector<double>& x, size_t d) const {
+        const size_t n = detail::rows(x, d, "baseline_predict");
         std::vector<double> out(x.size());
         ijk_error* e = nullptr;
-        detail::check(ijk_model_baseline_predict(handle_.get(), baseline, k, x.data(), d ? x.size() / d : 0, d,
+        detail::check(ijk_model_baseline_predict(handle_.get(), baseline, k, x.data(), n, d,
                                                  out.data(), out.size(), &e),
                       e);
         return out;
@@ -202,10 +272,12 @@ public:
     /// Held-out evaluation of step k: points `x_k` of snapshot k against `x_next` of snapshot k+1.
     StepEvaluation evaluate_step(size_t k, const std::vector<double>& x_k, const std::vector<double>& x_next,
                                  size_t d) const {
+        const size_t n = detail::rows(x_k, d, "evaluate_step (x_k)");
+        const size_t m = detail::rows(x_next, d, "evaluate_step (x_next)");
         double out[IJK_EVALUATE_STEP_LEN] = {0};
         ijk_error* e = nullptr;
-        detail::check(ijk_model_evaluate_step(handle_.get(), k, x_k.data(), d ? x_k.size() / d : 0, x_next.data(),
-                                              d ? x_next.size() / d : 0, d, out, IJK_EVALUATE_STEP_LEN, &e),
+        detail::check(ijk_model_evaluate_step(handle_.get(), k, x_k.data(), n, x_next.data(), m, d, out,
+                                              IJK_EVALUATE_STEP_LEN, &e),
                       e);
         StepEvaluation r;
         r.model_w1 = out[0];
@@ -227,9 +299,11 @@ private:
 
 /// Exact W1 distance between two clouds of dimension d.
 inline double w1(const std::vector<double>& x, const std::vector<double>& y, size_t d) {
+    const size_t n = detail::rows(x, d, "w1 (x)");
+    const size_t m = detail::rows(y, d, "w1 (y)");
     double out = 0;
     ijk_error* e = nullptr;
-    detail::check(ijk_metric_w1(x.data(), d ? x.size() / d : 0, y.data(), d ? y.size() / d : 0, d, &out, &e), e);
+    detail::check(ijk_metric_w1(x.data(), n, y.data(), m, d, &out, &e), e);
     return out;
 }
 

@@ -216,15 +216,22 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
     }
 }
 
+/// Upper bounds that keep a mistaken or crafted configuration (including one read from a model
+/// file) from asking for an absurd allocation: far above any sensible value.
+pub const MAX_THREADS: usize = 1024;
+pub const MAX_LAYER_WIDTH: i64 = 1 << 14;
+pub const MAX_LAYERS: usize = 64;
+
 pub(crate) fn parse_layers(key: &str, value: &str) -> Result<Vec<i64>> {
     let layers: Vec<i64> = value
         .split([',', 'x', ' '])
         .filter(|s| !s.is_empty())
         .map(|s| parse_num::<i64>(key, s))
         .collect::<Result<_>>()?;
-    if layers.is_empty() || layers.iter().any(|&h| h <= 0 || h > 1 << 16) {
+    if layers.is_empty() || layers.iter().any(|&h| h <= 0 || h > MAX_LAYER_WIDTH) || layers.len() > MAX_LAYERS {
         return Err(Error::invalid_argument(format!(
-            "invalid value '{value}' for '{key}': expected comma-separated positive layer widths"
+            "invalid value '{value}' for '{key}': expected 1 to {MAX_LAYERS} comma-separated layer widths \
+             between 1 and {MAX_LAYER_WIDTH}"
         )));
     }
     Ok(layers)
@@ -429,7 +436,15 @@ impl TrainConfig {
             "seed" => self.seed = parse_num(key, value)?,
             "device" => self.device = value.parse()?,
             "entropy_k" => self.entropy_k = positive(key, value)?,
-            "threads" => self.threads = parse_num(key, value)?,
+            "threads" => {
+                let n: usize = parse_num(key, value)?;
+                if n > MAX_THREADS {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid value '{value}' for 'threads': at most {MAX_THREADS} (0 = automatic)"
+                    )));
+                }
+                self.threads = n
+            }
             _ => {
                 return Err(Error::invalid_argument(format!(
                     "unknown configuration key '{key}' (known keys: {})",

@@ -9,7 +9,7 @@ use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
 use crate::tensor::{check_points, to_array, to_tensor};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -127,19 +127,61 @@ pub(crate) fn new_networks(
     Ok((energy, maps))
 }
 
+/// Rows per network call in queries: bounds the activations of a query on millions of points.
+pub const QUERY_CHUNK_ROWS: usize = 1 << 16;
+/// Most values (f64) a single query may return (8 GiB): a larger request is an error, not an OOM kill.
+pub const MAX_QUERY_VALUES: usize = 1 << 30;
+/// Bounds on a model file's dimension and number of snapshot times, checked before building networks.
+pub const MAX_FILE_DIM: usize = 1 << 16;
+pub const MAX_FILE_TIMES: usize = 1 << 16;
+
+/// Apply `f` to row chunks of `x` and stack the results (queries on large inputs).
+fn by_chunks<F>(x: ArrayView2<f64>, mut f: F) -> Result<Array2<f64>>
+where
+    F: FnMut(ArrayView2<f64>) -> Result<Array2<f64>>,
+{
+    if x.nrows() <= QUERY_CHUNK_ROWS {
+        return f(x);
+    }
+    let parts: Vec<Array2<f64>> = x.axis_chunks_iter(Axis(0), QUERY_CHUNK_ROWS).map(&mut f).collect::<Result<_>>()?;
+    let views: Vec<ArrayView2<f64>> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(0), &views).map_err(|e| Error::internal(format!("stacking query chunks: {e}")))
+}
+
+/// A lower bound on the parameters the networks of `config` hold for data of dimension `dim` over
+/// `steps` steps: the first layers alone. A model file whose tensors hold fewer values is refused
+/// before any network is built, so a crafted configuration cannot request a huge allocation.
+fn min_parameters(config: &TrainConfig, dim: usize, steps: usize) -> u128 {
+    let d = dim as u128;
+    let first = |h: &[i64]| h.first().map_or(0, |&w| w.max(0) as u128);
+    let mut total = 0u128;
+    let v = config.energy.variant;
+    if config.method != Method::JKOnetStarLinear {
+        let h0 = first(&config.energy.hidden);
+        total += u128::from(v.potential) * d * h0 + u128::from(v.interaction) * d * h0;
+    }
+    if config.method == Method::IJKOnet {
+        let count = if config.maps.shared { 1 } else { steps as u128 };
+        total += count * d * (first(&config.maps.hidden) + config.maps.hidden.last().map_or(0, |&w| w.max(0) as u128));
+    }
+    total
+}
+
 impl Model {
-    /// Fresh, untrained networks for data of dimension `dim` observed at `times`.
+    /// Fresh, untrained networks for data of dimension `dim` observed at `times`, for training:
+    /// applies the configuration's `threads` ([`Model::apply_threads`]).
     pub fn new(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
+        let model = Model::build(config, dim, times)?;
+        model.apply_threads();
+        Ok(model)
+    }
+
+    fn build(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
         config.validate()?;
         if dim == 0 {
             return Err(Error::invalid_argument("dimension must be at least 1"));
         }
         let device = config.device.resolve()?;
-        match (config.threads, device) {
-            (0, Device::Cpu) => tch::set_num_threads(1),
-            (0, _) => {}
-            (n, _) => tch::set_num_threads(n as i32),
-        }
         let axis = TimeAxis::new(times)?;
         let (energy, maps) = new_networks(config, dim, &axis, device)?;
         Ok(Model {
@@ -154,6 +196,17 @@ impl Model {
             baselines: None,
             validation: None,
         })
+    }
+
+    /// Apply the configuration's `threads` to libtorch's process-wide intra-op thread count (0 =
+    /// automatic: 1 on the CPU). [`Model::new`] (used by the trainers) calls it; loading a model does not, so a
+    /// host program's own setting survives `Model::load`.
+    pub fn apply_threads(&self) {
+        match (self.config.threads, self.device) {
+            (0, Device::Cpu) => tch::set_num_threads(1),
+            (0, _) => {}
+            (n, _) => tch::set_num_threads(i32::try_from(n).unwrap_or(i32::MAX)),
+        }
     }
 
     /// The normalisation between data and network coordinates.
@@ -243,15 +296,16 @@ impl Model {
         }
         let z = self.norm.to_model(x);
         let y = match self.config.method {
-            Method::IJKOnet => {
-                let xt = to_tensor(z.view(), self.device);
+            Method::IJKOnet => by_chunks(z.view(), |zc| {
+                let xt = to_tensor(zc, self.device);
                 let maps = self.maps()?;
                 let y = tch::no_grad(|| maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
                 to_array(&y)
-            }
+            }),
             Method::JKOnetStar | Method::JKOnetStarLinear => {
-                crate::methods::jkonet_star::predict_step(self, k, z.view())
+                by_chunks(z.view(), |zc| crate::methods::jkonet_star::predict_step(self, k, zc))
             }
+            // The ICNN step is solved for the whole cloud at once (it is a population problem).
             Method::JKOnet => crate::methods::jkonet::predict_step(self, k, z.view()),
         }?;
         Ok(self.norm.to_data(y.view()))
@@ -376,10 +430,13 @@ impl Model {
         check_points(x, self.dim(), "potential")?;
         let tf = self.check_time(t)?;
         let z = self.norm.to_model(x);
-        let xt = to_tensor(z.view(), self.device);
-        let v = tch::no_grad(|| self.energy.potential(&xt, tf))
-            .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-        Ok(to_array(&(v * self.value_unit()).unsqueeze(1))?.column(0).to_owned())
+        let v = by_chunks(z.view(), |zc| {
+            let xt = to_tensor(zc, self.device);
+            let v = tch::no_grad(|| self.energy.potential(&xt, tf))
+                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+            to_array(&(v * self.value_unit()).unsqueeze(1))
+        })?;
+        Ok(v.column(0).to_owned())
     }
 
     /// ∇V(x, t) in the user's units: the drift of the learned SDE is −∇V.
@@ -387,12 +444,14 @@ impl Model {
         check_points(x, self.dim(), "grad_potential")?;
         let tf = self.check_time(t)?;
         let z = self.norm.to_model(x);
-        let xt = to_tensor(z.view(), self.device);
-        let g = self
-            .energy
-            .grad_potential(&xt, tf)
-            .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-        to_array(&(g * self.gradient_unit()))
+        by_chunks(z.view(), |zc| {
+            let xt = to_tensor(zc, self.device);
+            let g = self
+                .energy
+                .grad_potential(&xt, tf)
+                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+            to_array(&(g * self.gradient_unit()))
+        })
     }
 
     /// Interaction field (∇W ∗ ρ)(x) = (1/M) Σ_j ∇W(x_i − y_j) over a population y, user units.
@@ -400,12 +459,17 @@ impl Model {
         check_points(x, self.dim(), "interaction_field")?;
         check_points(population, self.dim(), "interaction_field population")?;
         let (zx, zp) = (self.norm.to_model(x), self.norm.to_model(population));
-        let (xt, pt) = (to_tensor(zx.view(), self.device), to_tensor(zp.view(), self.device));
-        let g = self
-            .energy
-            .interaction_field(&xt, &pt)
-            .ok_or_else(|| Error::state("this model has no interaction term (variant without W)"))?;
-        to_array(&(g * self.gradient_unit()))
+        let pt = to_tensor(zp.view(), self.device);
+        // Energy::interaction_field bounds the pairs per network call; chunking rows here bounds
+        // the tensors of one query too.
+        by_chunks(zx.view(), |zc| {
+            let xt = to_tensor(zc, self.device);
+            let g = self
+                .energy
+                .interaction_field(&xt, &pt)
+                .ok_or_else(|| Error::state("this model has no interaction term (variant without W)"))?;
+            to_array(&(g * self.gradient_unit()))
+        })
     }
 
     /// Learned diffusion coefficient θ₃ in the user's time unit (0 when the internal energy is off).
@@ -427,6 +491,15 @@ impl Model {
         if !(dt.is_finite() && dt > 0.0 && t0.is_finite()) {
             return Err(Error::invalid_argument(format!(
                 "simulate: need finite t0 and dt > 0, got t0 = {t0}, dt = {dt}"
+            )));
+        }
+        let values = n_steps.checked_add(1).and_then(|c| c.checked_mul(x0.len()));
+        if values.is_none_or(|v| v > MAX_QUERY_VALUES) {
+            return Err(Error::invalid_argument(format!(
+                "simulate: {n_steps} steps of {} points × {} dimensions would return more than {MAX_QUERY_VALUES} \
+                 values; simulate in segments (start each from the last cloud of the previous one)",
+                x0.nrows(),
+                x0.ncols()
             )));
         }
         let theta3 = self.theta3();
@@ -559,7 +632,10 @@ impl Model {
         std::fs::write(path, bytes).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// Load a model saved by [`Model::save`]. `device` overrides the saved device setting.
+    /// Load a model saved by [`Model::save`]. `device` overrides the saved device setting; without
+    /// it, a saved CUDA device that this machine lacks falls back to the CPU (a model trained on a
+    /// GPU stays usable on a laptop), while an explicitly requested missing device is an error.
+    /// Loading leaves the process-wide libtorch thread count alone (see [`Model::apply_threads`]).
     pub fn load(path: impl AsRef<Path>, device: Option<crate::DeviceSpec>) -> Result<Model> {
         let path = path.as_ref();
         let what = path.display().to_string();
@@ -594,8 +670,10 @@ impl Model {
         if method != config.method {
             return Err(bad(format!("metadata says method '{method}' but the configuration says '{}'", config.method)));
         }
-        if let Some(d) = device {
-            config.device = d;
+        match device {
+            Some(d) => config.device = d,
+            None if config.device.resolve().is_err() => config.device = crate::DeviceSpec::Cpu,
+            None => {}
         }
         if version == 1 {
             // Version 1 had no warm start, normalisation or baselines.
@@ -603,8 +681,28 @@ impl Model {
         }
         let dim: usize = get("dim")?.parse().map_err(|_| bad("bad dim".into()))?;
         let times = split_f64(&get("times")?).map_err(|_| bad("bad times".into()))?;
+        if dim == 0 || dim > MAX_FILE_DIM || times.len() > MAX_FILE_TIMES {
+            return Err(bad(format!(
+                "dimension {dim} or {} snapshot times out of range (at most {MAX_FILE_DIM} and {MAX_FILE_TIMES})",
+                times.len()
+            )));
+        }
+        // The stored tensors must be able to hold the networks the configuration describes:
+        // checked on the header's shapes before anything is allocated.
+        let stored: u128 = header
+            .tensors()
+            .values()
+            .map(|info| info.shape.iter().fold(1u128, |acc, &s| acc.saturating_mul(s as u128)))
+            .sum();
+        let needed = min_parameters(&config, dim, times.len().saturating_sub(1));
+        if needed > stored {
+            return Err(bad(format!(
+                "the configuration needs at least {needed} parameters but the file stores {stored}: corrupt or \
+                 not written by ijkonet"
+            )));
+        }
         let entropies = split_f64(&get("entropies")?).map_err(|_| bad("bad entropies".into()))?;
-        let mut model = Model::new(&config, dim, times).map_err(|e| e.context(&what))?;
+        let mut model = Model::build(&config, dim, times).map_err(|e| e.context(&what))?;
         model.entropies = entropies;
         if version >= 2 {
             let centre = split_f64(&get("normalisation.centre")?).map_err(|_| bad("bad normalisation".into()))?;

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 const DT: f64 = 0.01;
 fn small_config(epochs: usize) -> TrainConfig {
-    let mut c = TrainConfig { epochs, ..TrainConfig::default() };
+    let mut c = TrainConfig { epochs, seed: common::test_seed(), ..TrainConfig::default() };
     // The synthetic potentials do not depend on time: the time-independent V, not the default t,V.
     for (k, v) in [
         ("device", "cpu"),

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 const DT: f64 = 0.05;
 fn small_config(epochs: usize) -> TrainConfig {
-    let mut c = TrainConfig { epochs, ..TrainConfig::default() };
+    let mut c = TrainConfig { epochs, seed: common::test_seed(), ..TrainConfig::default() };
     for (k, v) in [
         ("method", "jkonet"),
         ("device", "cpu"),
@@ -65,10 +65,13 @@ fn learns_the_direction_of_a_quadratic_potential() {
     println!(
         "W1: untrained {before:.3}, trained {after:.3}, no motion {no_motion:.3}; cos {cos_before:.3} → {cos_after:.3}"
     );
-    // Measured: W1 1.20 untrained, 0.65 trained, 1.29 without motion; cosine 0.60 → 0.71.
+    // Measured over IJKONET_TEST_SEED 0–4 (2-core Intel Xeon, threads = 1): trained / no-motion W1
+    // 0.42–0.59, trained / untrained 0.42–0.61; cosine to the true ∇V 0.73–0.93 after training
+    // (−0.41–0.62 before), a gain of 0.27–0.77.
     assert!(after < 0.7 * no_motion, "trained W1 {after} vs no-motion {no_motion}");
-    assert!(after < 0.7 * before, "trained W1 {after} vs untrained {before}");
-    assert!(cos_after > cos_before + 0.05, "cosine to the true ∇V {cos_after} (untrained {cos_before})");
+    assert!(after < 0.75 * before, "trained W1 {after} vs untrained {before}");
+    assert!(cos_after > 0.5, "cosine to the true ∇V {cos_after}: the learned field points the wrong way");
+    assert!(cos_after > cos_before + 0.15, "cosine to the true ∇V {cos_after} (untrained {cos_before})");
 }
 
 #[test]

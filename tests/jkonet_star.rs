@@ -1,6 +1,8 @@
 //! JKOnet* end to end on small data: the closed form, couplings, learning, persistence,
 //! determinism and failure modes.
 
+#[allow(dead_code)]
+mod common;
 use ijkonet::config::TrainConfig;
 use ijkonet::methods::jkonet_star::couplings::{couple, sinkhorn};
 use ijkonet::methods::jkonet_star::mlp::StarTrainer;
@@ -41,7 +43,7 @@ fn implicit_quad_grad(x: ArrayView2<f64>) -> Array2<f64> {
 
 /// Paired, noiseless explicit-Euler snapshots x ← x − dt∇V(x) from U[−3, 3]².
 fn paired(n: usize, snapshots: usize, seed: u64, grad: fn(ArrayView2<f64>) -> Array2<f64>) -> Snapshots {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 7919 * common::test_seed());
     let mut x = Array2::from_shape_fn((n, 2), |_| rng.random_range(-3.0..3.0));
     let mut clouds = vec![x.clone()];
     for _ in 1..snapshots {
@@ -52,7 +54,7 @@ fn paired(n: usize, snapshots: usize, seed: u64, grad: fn(ArrayView2<f64>) -> Ar
 }
 
 fn config(method: &str, variant: &str, epochs: usize) -> TrainConfig {
-    let mut c = TrainConfig { epochs, ..TrainConfig::default() };
+    let mut c = TrainConfig { epochs, seed: common::test_seed(), ..TrainConfig::default() };
     for (k, v) in [("device", "cpu"), ("threads", "1"), ("method", method), ("variant", variant)] {
         c.set(k, v).unwrap();
     }

@@ -6,6 +6,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 bash "$ROOT/scripts/install-r.sh"
 export IJKONET_LIB_DIR=${IJKONET_LIB_DIR:-$ROOT/target/release}
 export IJKONET_INCLUDE_DIR=${IJKONET_INCLUDE_DIR:-$ROOT/include}
+# Programs linked with -lijkonet load it by its SONAME, libijkonet.so.MAJOR (build.rs).
+if [ -f "$IJKONET_LIB_DIR/libijkonet.so" ] && [ ! -e "$IJKONET_LIB_DIR/libijkonet.so.0" ]; then
+    ln -sfn libijkonet.so "$IJKONET_LIB_DIR/libijkonet.so.0"
+fi
 # No CRAN access here: do not insist on Suggests or look up remote package indexes.
 export _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_CRAN_INCOMING_REMOTE_=false
 WORK=$(mktemp -d)

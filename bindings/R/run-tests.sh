@@ -10,6 +10,10 @@ if [ ! -f target/release/libijkonet.so ]; then
 fi
 export IJKONET_LIB_DIR=${IJKONET_LIB_DIR:-$ROOT/target/release}
 export IJKONET_INCLUDE_DIR=${IJKONET_INCLUDE_DIR:-$ROOT/include}
+# Programs linked with -lijkonet load it by its SONAME, libijkonet.so.MAJOR (build.rs).
+if [ -f "$IJKONET_LIB_DIR/libijkonet.so" ] && [ ! -e "$IJKONET_LIB_DIR/libijkonet.so.0" ]; then
+    ln -sfn libijkonet.so "$IJKONET_LIB_DIR/libijkonet.so.0"
+fi
 LIB=$(mktemp -d)
 trap 'rm -rf "$LIB"' EXIT
 # Install from a copy so that the source tree stays free of build outputs.

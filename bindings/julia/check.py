@@ -215,7 +215,7 @@ def main():
     # The wrapper should reach the whole model API.
     for sym in ("ijk_model_add_snapshot_f64", "ijk_model_train", "ijk_model_predict_step", "ijk_model_predict_at",
                 "ijk_model_simulate", "ijk_simulate_len", "ijk_model_potential", "ijk_model_grad_potential",
-                "ijk_model_save", "ijk_model_load", "ijk_model_free", "ijk_error_free", "ijk_model_baseline_predict",
+                "ijk_model_save", "ijk_model_load_on", "ijk_model_free", "ijk_error_free", "ijk_model_baseline_predict",
                 "ijk_model_evaluate_step"):
         report(sym in called, f"the package calls {sym}")
     print(f"{passed} passed, {failed} failed")

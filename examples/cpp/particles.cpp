@@ -40,7 +40,12 @@ int main(int argc, char** argv) {
             }
             model.add_snapshot(t, cloud, d);
         }
-        model.train(static_cast<uint64_t>(epochs));
+        // A C++ callable as progress callback (return true to stop); an exception thrown in it would
+        // cancel training and be rethrown here.
+        model.train(static_cast<uint64_t>(epochs), [](const ijk_progress& p) {
+            if (p.epoch % 100 == 0) std::printf("epoch %llu: energy loss %.4g\n", (unsigned long long)p.epoch, p.energy_loss);
+            return false;
+        });
         std::printf("trained %d epochs; theta3 = %g\n", epochs, model.theta3());
 
         // Our own simulation loop: particles start spread around (2.5, 1.5).

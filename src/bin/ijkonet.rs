@@ -567,6 +567,7 @@ fn cmd_train(a: TrainArgs, device: Option<DeviceSpec>) -> Result<()> {
 
 fn cmd_predict(a: PredictArgs, device: Option<DeviceSpec>) -> Result<()> {
     let model = Model::load(&a.model, device)?;
+    model.apply_threads();
     let x = read_npy_matrix(&a.input)?;
     let times = model.times();
     if a.from_step >= times.len() {
@@ -590,6 +591,7 @@ fn cmd_predict(a: PredictArgs, device: Option<DeviceSpec>) -> Result<()> {
 
 fn cmd_simulate(a: SimulateArgs, device: Option<DeviceSpec>) -> Result<()> {
     let model = Model::load(&a.model, device)?;
+    model.apply_threads();
     let x = read_npy_matrix(&a.input)?;
     if a.steps == 0 {
         return Err(Error::invalid_argument("--steps must be at least 1"));
@@ -848,6 +850,7 @@ fn json_report(model_path: &Path, data_path: &Path, rows: &[StepMetrics]) -> Str
 
 fn cmd_eval(a: EvalArgs, device: Option<DeviceSpec>) -> Result<()> {
     let model = Model::load(&a.model, device)?;
+    model.apply_threads();
     let data = load_split(&a.data, &a.split)?;
     let truth = read_truth(&a.data.data)?;
     let rows = evaluate(&model, &data, truth.as_ref())?;
@@ -981,6 +984,7 @@ fn cmd_plot(a: PlotArgs, device: Option<DeviceSpec>) -> Result<()> {
         return Err(Error::invalid_argument(format!("--grid must lie in 2..=1000, got {}", a.grid)));
     }
     let model = Model::load(&a.model, device)?;
+    model.apply_threads();
     let data = load_split(&a.data, &a.split)?;
     check_compatible(&model, &data)?;
     let truth = read_truth(&a.data.data)?;

@@ -1,7 +1,7 @@
 //! The naive predictions every model must beat (no motion, mean shift, affine OT between the
 //! Gaussian fits of the training snapshots) and the held-out evaluation of one step against them.
 
-use super::model::{cloud_len, input, query, IjkModel};
+use super::model::{cloud_len, finite, input, query, IjkModel};
 use super::{guard, points, write_out, IjkError};
 use crate::baselines::Baseline;
 use crate::error::{Error, Result};
@@ -73,6 +73,7 @@ pub unsafe extern "C" fn ijk_model_baseline_predict(
             check_step(m, k, "baseline_predict")?;
             b.predict(kind, k, x)
         })?;
+        finite(&y, "baseline_predict")?;
         unsafe { write_out(out, y.as_slice().expect("standard layout")) };
         Ok(())
     })

@@ -1,10 +1,10 @@
 //! `ijk_config`: training options by string key, plus the learning method.
 
-use super::{c_str, give, guard, handle, non_null, poisoned, take, write_out, IjkError};
+use super::{c_str, give, guard, handle, non_null, tagged, take, write_out, IjkError};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use std::ffi::c_char;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Everything a model is created from: the training configuration, whose `method` key selects the
 /// learning method (ijkonet, jkonet_star, jkonet_star_linear, jkonet).
@@ -25,15 +25,19 @@ impl Settings {
 
 /// A configuration handle (opaque). Create with `ijk_config_new`, release with `ijk_config_free`.
 pub struct IjkConfig {
+    tag: u64,
     inner: Mutex<Settings>,
 }
 
+tagged!(IjkConfig, u64::from_le_bytes(*b"ijkCONFG"), "ijk_config");
+
 impl IjkConfig {
     pub(crate) fn new(settings: Settings) -> IjkConfig {
-        IjkConfig { inner: Mutex::new(settings) }
+        IjkConfig { tag: <IjkConfig as super::Tagged>::TAG, inner: Mutex::new(settings) }
     }
+    /// Settings are plain values, valid after any interrupted write: a poisoned lock is recovered.
     pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Settings>> {
-        self.inner.lock().map_err(|_| poisoned())
+        Ok(self.inner.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -21,14 +21,15 @@ pub use config::*;
 pub use metrics::*;
 pub use model::*;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use ndarray::ArrayView2;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// ABI version of this header; `ijk_abi_version()` must return the same number at run time.
-pub const IJKONET_ABI_VERSION: u32 = 1;
+/// Version 2: `ijk_progress` starts with `struct_size`.
+pub const IJKONET_ABI_VERSION: u32 = 2;
 
 /// Success.
 pub const IJK_OK: i32 = 0;
@@ -50,12 +51,14 @@ pub const IJK_ERR_TORCH: i32 = 7;
 pub const IJK_ERR_CANCELLED: i32 = 8;
 /// A broken invariant inside the library.
 pub const IJK_ERR_INTERNAL: i32 = 9;
-/// A panic inside the library was caught at the boundary; the handle involved may be unusable.
+/// A panic inside the library was caught at the boundary (a bug). Handles stay usable: a query that
+/// panicked left its model unchanged; a training call that panicked leaves the model FAILED.
 pub const IJK_ERR_PANIC: i32 = 10;
 
 /// An error object: a status code and a message. Created by the library on failure when the caller
 /// passes a non-NULL `ijk_error **err`; owned by the caller, released with `ijk_error_free`.
 pub struct IjkError {
+    tag: u64,
     code: i32,
     message: CString,
 }
@@ -96,7 +99,7 @@ where
         let object = if code == IJK_OK {
             std::ptr::null_mut()
         } else {
-            Box::into_raw(Box::new(IjkError { code, message: message.clone() }))
+            Box::into_raw(Box::new(IjkError { tag: IjkError::TAG, code, message: message.clone() }))
         };
         // SAFETY: the caller passes either NULL (checked) or a writable `ijk_error *` slot.
         unsafe { *err = object };
@@ -173,10 +176,63 @@ unsafe fn write_value<T>(out: *mut T, value: T) {
     unsafe { out.write(value) };
 }
 
-/// Borrow a handle, refusing NULL.
-unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T, Error> {
+/// Every object handed to C carries a tag, checked on entry, so that a freed pointer (whose tag
+/// `*_free` overwrote) or a pointer to something else is refused with an error where it can be
+/// detected. Not detectable: memory that was unmapped (the read itself faults) or reused by a new
+/// object of the same type, and pointers into unreadable memory.
+pub(crate) trait Tagged {
+    const TAG: u64;
+    const NAME: &'static str;
+    /// Read the tag without forming a reference to a possibly dead object.
+    unsafe fn read_tag(p: *const Self) -> u64;
+    unsafe fn kill_tag(p: *mut Self);
+}
+
+/// What a freed object's tag is overwritten with.
+const DEAD_TAG: u64 = u64::from_le_bytes(*b"ijk_DEAD");
+
+macro_rules! tagged {
+    ($t:ty, $tag:expr, $name:expr) => {
+        impl $crate::ffi::Tagged for $t {
+            const TAG: u64 = $tag;
+            const NAME: &'static str = $name;
+            unsafe fn read_tag(p: *const Self) -> u64 {
+                // SAFETY: non-NULL and aligned (checked by the caller); a volatile read of 8 bytes.
+                unsafe { std::ptr::addr_of!((*p).tag).read_volatile() }
+            }
+            unsafe fn kill_tag(p: *mut Self) {
+                // SAFETY: `p` is a live object about to be dropped.
+                unsafe { std::ptr::addr_of_mut!((*p).tag).write_volatile($crate::ffi::DEAD_TAG) }
+            }
+        }
+    };
+}
+pub(crate) use tagged;
+
+tagged!(IjkError, u64::from_le_bytes(*b"ijkERROR"), "ijk_error");
+
+/// Check a handle pointer: non-NULL, aligned, and carrying its type's live tag.
+fn check_handle<T: Tagged>(p: *const T, what: &str) -> Result<(), Error> {
     non_null(p, what)?;
-    // SAFETY: non-NULL and, by contract, a live handle created by this library.
+    if !p.cast::<u64>().is_aligned() || !p.is_aligned() {
+        return Err(Error::invalid_argument(format!("{what} is not a valid {} handle (misaligned pointer)", T::NAME)));
+    }
+    // SAFETY: non-NULL and aligned; by contract it points at an object of this library (checked
+    // by its tag as far as a read can tell).
+    match unsafe { T::read_tag(p) } {
+        tag if tag == T::TAG => Ok(()),
+        DEAD_TAG => Err(Error::invalid_argument(format!("{what} is a {} that was already freed", T::NAME))),
+        _ => Err(Error::invalid_argument(format!(
+            "{what} is not a live {} handle (freed, or a pointer to another kind of object)",
+            T::NAME
+        ))),
+    }
+}
+
+/// Borrow a handle, refusing NULL and dead or foreign pointers.
+unsafe fn handle<'a, T: Tagged>(p: *const T, what: &str) -> Result<&'a T, Error> {
+    check_handle(p, what)?;
+    // SAFETY: a live handle created by this library (tag checked).
     Ok(unsafe { &*p })
 }
 
@@ -186,19 +242,17 @@ unsafe fn give<T>(out: *mut *mut T, value: T) {
     unsafe { *out = Box::into_raw(Box::new(value)) };
 }
 
-/// Release an object created by [`give`]; NULL is a no-op.
-unsafe fn take<T>(p: *mut T) {
-    if !p.is_null() {
-        // SAFETY: `p` came from `Box::into_raw` in `give` and is released once, by contract.
-        drop(unsafe { Box::from_raw(p) });
+/// Release an object created by [`give`]; NULL is a no-op, and so is a pointer whose tag shows it
+/// was already freed or is not ours (a double free is ignored where it can be detected).
+unsafe fn take<T: Tagged>(p: *mut T) {
+    if check_handle(p, "handle").is_ok() {
+        // SAFETY: `p` came from `Box::into_raw` in `give` and is live (tag checked); the tag is
+        // killed first so a later use or free of the same pointer is refused.
+        unsafe {
+            T::kill_tag(p);
+            drop(Box::from_raw(p));
+        }
     }
-}
-
-fn poisoned() -> Error {
-    Error::new(
-        ErrorKind::Internal,
-        "a previous call on this handle panicked; the handle is unusable and should be freed",
-    )
 }
 
 static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
@@ -262,14 +316,16 @@ pub unsafe extern "C" fn ijk_error_free(error: *mut IjkError) {
     unsafe { take(error) }
 }
 
-/// Set libtorch's intra-op thread count for the whole process (n ≥ 1). Models created later apply
-/// their own `threads` configuration key (0 = automatic) when created, which overrides this.
-/// Errors: `IJK_ERR_INVALID_ARGUMENT` when n < 1.
+/// Set libtorch's intra-op thread count for the whole process (1 ≤ n ≤ 1024). Training applies the
+/// model's own `threads` configuration key (0 = automatic) when it starts, which overrides this;
+/// loading a model leaves it alone.
+/// Errors: `IJK_ERR_INVALID_ARGUMENT` when n is out of range.
 #[no_mangle]
 pub unsafe extern "C" fn ijk_set_num_threads(n: i32, err: *mut *mut IjkError) -> i32 {
     guard(err, || {
-        if n < 1 {
-            return Err(Error::invalid_argument(format!("thread count must be at least 1, got {n}")));
+        let max = crate::config::MAX_THREADS;
+        if n < 1 || n as usize > max {
+            return Err(Error::invalid_argument(format!("thread count must be between 1 and {max}, got {n}")));
         }
         tch::set_num_threads(n);
         Ok(())
@@ -285,6 +341,7 @@ pub extern "C" fn ijk_get_num_threads() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn status_codes_match_error_kinds() {

@@ -1,13 +1,16 @@
 //! `ijk_model`: snapshots in, training, queries, persistence.
 //!
 //! State machine of a handle: COLLECTING (snapshots are added) → the first train call validates the
-//! snapshots and builds the trainer → TRAINED (training may continue; queries allowed) or, when a
-//! training step diverges, FAILED (the last finite parameters are kept and stay queryable; further
-//! training is refused). `ijk_model_load` gives a LOADED handle: queryable, not trainable.
+//! snapshots and builds the trainer → TRAINED once a training step completed (training may continue;
+//! queries allowed) or, when a later step diverges, FAILED (the last finite parameters are kept and
+//! stay queryable; further training is refused). A first training call that completes no step leaves
+//! the handle COLLECTING with its snapshots. `ijk_model_load` gives a LOADED handle: queryable, not
+//! trainable.
 
 use super::config::{IjkConfig, Settings};
 use super::{
-    c_str, check_out, give, guard, handle, non_null, points, poisoned, take, write_out, write_value, IjkError,
+    c_str, check_out, give, guard, handle, non_null, panic_message, points, tagged, take, write_out, write_value,
+    IjkError,
 };
 use crate::data::Snapshots;
 use crate::error::{Error, ErrorKind, Result};
@@ -16,22 +19,28 @@ use crate::model::{JkoStepOptions, Model};
 use ndarray::{Array2, ArrayView2};
 use std::ffi::{c_char, c_void};
 use std::ops::ControlFlow;
-use std::sync::{Mutex, MutexGuard};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
 /// Snapshots are being added; nothing is trained yet.
 pub const IJK_MODEL_COLLECTING: i32 = 0;
-/// Training has started (at least one training call succeeded); queries and further training allowed.
+/// At least one training step completed; queries and further training allowed.
 pub const IJK_MODEL_TRAINED: i32 = 1;
 /// A training step diverged: the last finite parameters are kept (queries work), training is refused.
 pub const IJK_MODEL_FAILED: i32 = 2;
 /// Loaded from a file: queries allowed, training refused.
 pub const IJK_MODEL_LOADED: i32 = 3;
 
-/// What the progress callback of `ijk_model_train` receives after each epoch.
+/// What the progress callback of `ijk_model_train` receives after each epoch. The struct only grows
+/// at its end: `struct_size` is the size the library filled, so a caller compiled against an older
+/// header reads the fields it knows, and one compiled against a newer header checks `struct_size`
+/// before reading a field added later (`offsetof(ijk_progress, field) < p->struct_size`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct IjkProgress {
+    /// `sizeof(ijk_progress)` as the library knows it (ABI version 2 and later).
+    pub struct_size: usize,
     /// Epochs completed by this model so far (counting earlier train calls).
     pub epoch: u64,
     /// Epochs requested by this train call.
@@ -46,12 +55,25 @@ pub struct IjkProgress {
 
 /// Progress callback: return 0 to continue, non-zero to cancel training (status `IJK_ERR_CANCELLED`).
 /// It runs on the calling thread while the model is locked: it must not call functions on the same
-/// model handle (they fail with `IJK_ERR_STATE`).
+/// model handle (they fail with `IJK_ERR_STATE`). It must return normally: a C++ exception, a Rust
+/// panic, a `longjmp` (e.g. an R error) or a thread cancellation unwinding out of it crosses Rust
+/// frames and is undefined behaviour. Catch inside the callback and return non-zero instead (the C++
+/// wrapper in ijkonet.hpp does this and rethrows after training).
 pub type IjkProgressFn = Option<unsafe extern "C" fn(progress: *const IjkProgress, user_data: *mut c_void) -> i32>;
 
+type Collected = Vec<(f64, Array2<f64>)>;
+
 enum Stage {
-    Collecting { snapshots: Vec<(f64, Array2<f64>)> },
-    Trained { trainer: Box<dyn Trainer>, failed: bool },
+    Collecting {
+        snapshots: Collected,
+    },
+    /// `collected` keeps the snapshots until a first training step completes, so that a first call
+    /// that fails can put the handle back to COLLECTING.
+    Trained {
+        trainer: Box<dyn Trainer>,
+        failed: bool,
+        collected: Option<Collected>,
+    },
     Loaded(Box<Model>),
 }
 
@@ -80,7 +102,12 @@ impl Inner {
             let clouds = sorted.iter().map(|s| s.1.clone()).collect();
             let data = Snapshots::new(times, clouds)?;
             let trainer = crate::methods::trainer(&self.settings.train, &data)?;
-            self.stage = Stage::Trained { trainer, failed: false };
+            let Stage::Collecting { snapshots } =
+                std::mem::replace(&mut self.stage, Stage::Collecting { snapshots: Vec::new() })
+            else {
+                unreachable!("matched above")
+            };
+            self.stage = Stage::Trained { trainer, failed: false, collected: Some(snapshots) };
         }
         match &mut self.stage {
             Stage::Trained { failed: true, .. } => Err(Error::state(
@@ -92,16 +119,42 @@ impl Inner {
         }
     }
 
-    /// Record a numerical failure of training so later calls are refused with a clear state.
-    fn note_failure(&mut self, e: &Error) {
-        if let (Stage::Trained { failed, .. }, ErrorKind::Numerical) = (&mut self.stage, e.kind()) {
-            *failed = true;
+    /// Record the outcome of a training call. Success (or a cancellation after completed epochs)
+    /// makes the handle TRAINED for good. A failure before any step completed puts it back to
+    /// COLLECTING with its snapshots; a later numerical failure or a panic makes it FAILED.
+    fn note_outcome(&mut self, outcome: &Result<()>) {
+        let Stage::Trained { trainer, failed, collected } = &mut self.stage else { return };
+        let completed = collected.is_none() || trainer.model().epochs_done() > 0;
+        match outcome {
+            Ok(()) => *collected = None,
+            Err(e) if e.kind() == ErrorKind::Cancelled && completed => *collected = None,
+            Err(_) if !completed => {
+                let snapshots = collected.take().expect("not completed");
+                self.stage = Stage::Collecting { snapshots };
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Numerical | ErrorKind::Torch | ErrorKind::Internal) => {
+                *failed = true;
+                *collected = None;
+            }
+            Err(_) => {}
         }
     }
 }
 
+/// Run a training call, turning a panic (a libtorch failure in a tch call that panics, or a bug) into
+/// an error instead of unwinding through the lock.
+fn catch_training(f: impl FnOnce() -> Result<()>) -> Result<()> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::new(
+            ErrorKind::Torch,
+            format!("training failed inside libtorch: {}", panic_message(payload.as_ref())),
+        ))
+    })
+}
+
 /// A model handle (opaque). Create with `ijk_model_new` or `ijk_model_load`, release with `ijk_model_free`.
 pub struct IjkModel {
+    tag: u64,
     inner: Mutex<Inner>,
     /// The thread currently inside `ijk_model_train` (whose callback may try to re-enter).
     training_thread: Mutex<Option<ThreadId>>,
@@ -109,17 +162,42 @@ pub struct IjkModel {
 
 impl IjkModel {
     fn new(settings: Settings, stage: Stage) -> IjkModel {
-        IjkModel { inner: Mutex::new(Inner { settings, stage }), training_thread: Mutex::new(None) }
+        IjkModel {
+            tag: <IjkModel as super::Tagged>::TAG,
+            inner: Mutex::new(Inner { settings, stage }),
+            training_thread: Mutex::new(None),
+        }
     }
 
+    /// Lock the model. Panics are caught inside the lock (queries and training), so a poisoned lock
+    /// can only come from a bug; its state is still consistent enough to query, so it is recovered.
     fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
-        let busy = *self.training_thread.lock().map_err(|_| poisoned())?;
+        let busy = *self.training_thread.lock().unwrap_or_else(PoisonError::into_inner);
         if busy == Some(std::thread::current().id()) {
             return Err(Error::state(
                 "this model is being trained by the current thread (called from a progress callback?)",
             ));
         }
-        self.inner.lock().map_err(|_| poisoned())
+        Ok(self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+tagged!(IjkModel, u64::from_le_bytes(*b"ijkMODEL"), "ijk_model");
+
+/// Marks the current thread as training a model (a callback re-entering the handle gets an error
+/// instead of a deadlock); the mark is cleared on every exit path, unwinding included.
+struct TrainingMark<'a>(&'a Mutex<Option<ThreadId>>);
+
+impl<'a> TrainingMark<'a> {
+    fn set(slot: &'a Mutex<Option<ThreadId>>) -> TrainingMark<'a> {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(std::thread::current().id());
+        TrainingMark(slot)
+    }
+}
+
+impl Drop for TrainingMark<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
@@ -231,8 +309,14 @@ pub unsafe extern "C" fn ijk_model_train_step(
     guard(err, || {
         let model = unsafe { self::model(model) }?;
         let mut inner = model.lock()?;
-        let outcome = inner.trainer()?.step();
-        let (el, ml) = outcome.inspect_err(|e| inner.note_failure(e))?;
+        let mut losses = (0.0, 0.0);
+        let outcome = catch_training(|| {
+            losses = inner.trainer()?.step()?;
+            Ok(())
+        });
+        inner.note_outcome(&outcome);
+        outcome?;
+        let (el, ml) = losses;
         if !energy_loss.is_null() {
             unsafe { write_value(energy_loss, el) };
         }
@@ -259,13 +343,15 @@ pub unsafe extern "C" fn ijk_model_train(
     guard(err, || {
         let model = unsafe { self::model(model) }?;
         let mut inner = model.lock()?;
-        let epochs = if epochs == 0 { inner.settings.train.epochs } else { epochs as usize };
-        // Mark this thread as training so a callback calling back into this handle errors instead of
-        // deadlocking; cleared before the lock is released.
-        *model.training_thread.lock().map_err(|_| poisoned())? = Some(std::thread::current().id());
-        let outcome = inner.trainer().and_then(|t| {
+        // u64 → usize saturates (32-bit targets); no allocation depends on the epoch count.
+        let epochs =
+            if epochs == 0 { inner.settings.train.epochs } else { usize::try_from(epochs).unwrap_or(usize::MAX) };
+        let mark = TrainingMark::set(&model.training_thread);
+        let outcome = catch_training(|| {
+            let t = inner.trainer()?;
             t.train(epochs, None, &mut |p| {
                 let progress = IjkProgress {
+                    struct_size: std::mem::size_of::<IjkProgress>(),
                     epoch: p.epoch as u64,
                     epochs: p.epochs as u64,
                     energy_loss: p.energy_loss,
@@ -278,10 +364,11 @@ pub unsafe extern "C" fn ijk_model_train(
                     _ => ControlFlow::Continue(()),
                 }
             })
+            .map(drop)
         });
-        *model.training_thread.lock().map_err(|_| poisoned())? = None;
-        outcome.inspect_err(|e| inner.note_failure(e))?;
-        Ok(())
+        drop(mark);
+        inner.note_outcome(&outcome);
+        outcome
     })
 }
 
@@ -320,11 +407,30 @@ pub unsafe extern "C" fn ijk_model_config(
     })
 }
 
-/// Run a read-only query on the trained model.
+/// Run a read-only query on the trained model. A panic inside it (tch panics when libtorch fails,
+/// e.g. out of memory) is caught while the lock is held, so the handle stays usable and unchanged.
 pub(super) fn query<R>(model: *const IjkModel, f: impl FnOnce(&Model) -> Result<R>) -> Result<R> {
     let model = unsafe { self::model(model) }?;
     let inner = model.lock()?;
-    f(inner.model()?)
+    let m = inner.model()?;
+    catch_unwind(AssertUnwindSafe(|| f(m))).unwrap_or_else(|payload| {
+        Err(Error::new(
+            ErrorKind::Torch,
+            format!("the query failed inside libtorch: {} (the model is unchanged)", panic_message(payload.as_ref())),
+        ))
+    })
+}
+
+/// Refuse non-finite results (a finite f64 input can overflow the f32 networks, or a diverged energy
+/// gives NaN) instead of handing them out with `IJK_OK`.
+pub(super) fn finite<'a>(values: impl IntoIterator<Item = &'a f64>, what: &str) -> Result<()> {
+    if values.into_iter().any(|v| !v.is_finite()) {
+        return Err(Error::numerical(format!(
+            "{what}: the result is not finite (inputs far outside the training data overflow the f32 \
+             networks, or the learned energy diverged); nothing was written"
+        )));
+    }
+    Ok(())
 }
 
 /// Dimension d of the model's data (known once trained or loaded), written to `*out`.
@@ -431,6 +537,7 @@ pub unsafe extern "C" fn ijk_model_predict_step(
             let x = input(m, x, n, d, "predict_step", out, out_len, cloud_len(1, n, d)?)?;
             m.push_forward(k, x)
         })?;
+        finite(&y, "predict_step")?;
         unsafe { write_out(out, y.as_slice().expect("standard layout")) };
         Ok(())
     })
@@ -476,6 +583,7 @@ pub unsafe extern "C" fn ijk_model_rollout(
             let x = input(m, x, n, d, "rollout", out, out_len, cloud_len(steps, n, d)?)?;
             m.rollout(from, steps, x)
         })?;
+        finite(clouds.iter().flatten(), "rollout")?;
         unsafe { write_out(out, &flatten(&clouds)) };
         Ok(())
     })
@@ -502,6 +610,7 @@ pub unsafe extern "C" fn ijk_model_predict_at(
             let x = input(m, x, n, d, "predict_at", out, out_len, cloud_len(1, n, d)?)?;
             m.predict_at(x, t_from, t_to, &JkoStepOptions::default())
         })?;
+        finite(&y, "predict_at")?;
         unsafe { write_out(out, y.as_slice().expect("standard layout")) };
         Ok(())
     })
@@ -550,6 +659,7 @@ pub unsafe extern "C" fn ijk_model_simulate(
             let x = input(m, x0, n, d, "simulate", out, out_len, cloud_len(count, n, d)?)?;
             m.simulate(x, t0, dt, n_steps, seed)
         })?;
+        finite(clouds.iter().flatten(), "simulate")?;
         unsafe { write_out(out, &flatten(&clouds)) };
         Ok(())
     })
@@ -574,6 +684,7 @@ pub unsafe extern "C" fn ijk_model_potential(
             let x = input(m, x, n, d, "potential", out, out_len, n)?;
             m.potential(x, t)
         })?;
+        finite(&v, "potential")?;
         unsafe { write_out(out, v.as_slice().expect("standard layout")) };
         Ok(())
     })
@@ -597,6 +708,7 @@ pub unsafe extern "C" fn ijk_model_grad_potential(
             let x = input(m, x, n, d, "grad_potential", out, out_len, cloud_len(1, n, d)?)?;
             m.grad_potential(x, t)
         })?;
+        finite(&g, "grad_potential")?;
         unsafe { write_out(out, g.as_slice().expect("standard layout")) };
         Ok(())
     })
@@ -624,6 +736,7 @@ pub unsafe extern "C" fn ijk_model_interaction_field(
             let y = unsafe { points(population, m, d, "interaction_field population") }?;
             model.interaction_field(x, y)
         })?;
+        finite(&f, "interaction_field")?;
         unsafe { write_out(out, f.as_slice().expect("standard layout")) };
         Ok(())
     })
@@ -641,17 +754,83 @@ pub unsafe extern "C" fn ijk_model_save(model: *const IjkModel, path: *const c_c
 }
 
 /// Load a model saved by `ijk_model_save`. `*out` receives a new LOADED handle owned by the caller
-/// (free with `ijk_model_free`); the saved device setting is used.
+/// (free with `ijk_model_free`). The model goes to the saved device setting; a model saved on a
+/// CUDA device that this machine does not have loads on the CPU (see `ijk_model_load_on` to choose).
 /// Errors: `IJK_ERR_IO` when the file cannot be read; `IJK_ERR_FORMAT` when it is not a valid model
 /// file; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
 #[no_mangle]
 pub unsafe extern "C" fn ijk_model_load(path: *const c_char, out: *mut *mut IjkModel, err: *mut *mut IjkError) -> i32 {
+    unsafe { ijk_model_load_on(path, std::ptr::null(), out, err) }
+}
+
+/// Load a model saved by `ijk_model_save` onto a chosen device: `device` is "cpu", "auto" (CUDA
+/// device 0 when available, else the CPU), "cuda" or "cuda:N", or NULL for the saved setting (with
+/// the CPU fallback of `ijk_model_load`). `*out` receives a new LOADED handle owned by the caller.
+/// Errors: as `ijk_model_load`; `IJK_ERR_INVALID_ARGUMENT` for an unknown device string or a CUDA
+/// device that does not exist.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_load_on(
+    path: *const c_char,
+    device: *const c_char,
+    out: *mut *mut IjkModel,
+    err: *mut *mut IjkError,
+) -> i32 {
     guard(err, || {
         let path = unsafe { c_str(path, "path") }?;
         non_null(out, "out")?;
-        let model = Model::load(path, None)?;
+        let device = if device.is_null() {
+            None
+        } else {
+            let spec: crate::DeviceSpec = unsafe { c_str(device, "device") }?.parse()?;
+            spec.resolve()?;
+            Some(spec)
+        };
+        let model = Model::load(path, device)?;
         let settings = Settings { train: model.config().clone() };
         unsafe { give(out, IjkModel::new(settings, Stage::Loaded(Box::new(model)))) };
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrainConfig;
+    use std::ptr::null_mut;
+
+    #[test]
+    fn a_panic_inside_a_query_is_a_torch_error_and_the_handle_stays_usable() {
+        let mut config = TrainConfig { epochs: 1, ..TrainConfig::default() };
+        for (k, v) in [("device", "cpu"), ("threads", "1"), ("variant", "V"), ("validation", "0")] {
+            config.set(k, v).unwrap();
+        }
+        let model = IjkModel::new(Settings { train: config }, Stage::Collecting { snapshots: Vec::new() });
+        let points = |shift: f64| Array2::from_shape_fn((20, 2), |(i, j)| (i * 3 + j) as f64 / 10.0 + shift);
+        for (t, s) in [(0.0, 0.0), (1.0, 0.3), (2.0, 0.6)] {
+            let x = points(s);
+            let code =
+                unsafe { ijk_model_add_snapshot_f64(&model as *const _ as *mut _, t, x.as_ptr(), 20, 2, null_mut()) };
+            assert_eq!(code, super::super::IJK_OK);
+        }
+        let ptr = &model as *const IjkModel;
+        let code = unsafe { ijk_model_train_step(ptr as *mut _, null_mut(), null_mut(), null_mut()) };
+        assert_eq!(code, super::super::IJK_OK);
+        let x = points(0.1);
+        let grad = || query(ptr, |m| m.grad_potential(x.view(), 0.0));
+        let before = grad().unwrap();
+        // tch turns a libtorch failure (e.g. out of memory) into a panic: one inside a query.
+        let e = query(ptr, |_| -> Result<()> { panic!("CUDA out of memory") }).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Torch, "{e}");
+        assert!(e.message().contains("out of memory") && e.message().contains("unchanged"), "{e}");
+        assert!(!model.inner.is_poisoned(), "the panic was caught inside the lock");
+        assert_eq!(grad().unwrap(), before);
+        // A panic during training leaves the model FAILED, still queryable.
+        let mut inner = model.lock().unwrap();
+        let outcome = catch_training(|| panic!("CUBLAS_STATUS_ALLOC_FAILED"));
+        assert_eq!(outcome.as_ref().unwrap_err().kind(), ErrorKind::Torch);
+        inner.note_outcome(&outcome);
+        assert!(matches!(inner.stage, Stage::Trained { failed: true, .. }));
+        drop(inner);
+        assert_eq!(grad().unwrap(), before);
+    }
 }

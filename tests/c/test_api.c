@@ -114,6 +114,7 @@ static int reentrant_status = -1;
 
 static int32_t count_progress(const ijk_progress* p, void* user_data) {
     progress_calls++;
+    CHECK(p->struct_size == sizeof(ijk_progress)); /* ABI 2: the library fills the whole struct */
     CHECK(p->epochs == 2);
     CHECK(isfinite(p->energy_loss) && isfinite(p->map_loss));
     CHECK(isnan(p->metric));
@@ -539,16 +540,19 @@ static void test_failed_training(void) {
     FAILS(IJK_ERR_NUMERICAL, "diverged", ijk_model_train(model, 3, NULL, NULL, &err));
     CHECK(ijk_error_code(err) == IJK_ERR_NUMERICAL);
     ijk_error_free(err);
+    /* The very first step diverged, so no step completed: the handle stays COLLECTING (not FAILED,
+       which needs a completed step first; see the state machine in ijkonet.h), queries are refused
+       and training may be retried. Reaching FAILED needs a learning rate that completes a step and
+       then diverges, a boundary too machine-dependent for a test here. */
     int32_t state = -1;
     OK(ijk_model_state(model, &state, NULL));
-    CHECK(state == IJK_MODEL_FAILED);
-    FAILS(IJK_ERR_STATE, "diverged earlier", ijk_model_train_step(model, NULL, NULL, NULL));
-    FAILS(IJK_ERR_STATE, "diverged earlier", ijk_model_train(model, 1, NULL, NULL, NULL));
-    /* The last finite parameters stay queryable. */
+    CHECK(state == IJK_MODEL_COLLECTING);
     double x[NV], y[NV];
     ijk_test_cloud(x, TEST_N, TEST_D, 0.0, 2.0, 11);
-    OK(ijk_model_predict_step(model, 0, x, TEST_N, TEST_D, y, NV, NULL));
-    for (size_t i = 0; i < NV; i++) CHECK(isfinite(y[i]));
+    FAILS(IJK_ERR_STATE, "not trained", ijk_model_predict_step(model, 0, x, TEST_N, TEST_D, y, NV, NULL));
+    FAILS(IJK_ERR_NUMERICAL, "diverged", ijk_model_train_step(model, NULL, NULL, NULL));
+    OK(ijk_model_state(model, &state, NULL));
+    CHECK(state == IJK_MODEL_COLLECTING);
     ijk_model_free(model);
 }
 

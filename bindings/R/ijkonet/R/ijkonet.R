@@ -51,16 +51,60 @@ ijkonet_model <- function(method = "ijkonet", variant = "V", ...) {
 
 fit <- function(object, ...) UseMethod("fit")
 
-.ijk_time_values <- function(time, drop = TRUE) {
-  if (is.factor(time)) {
-    lev <- levels(if (drop) droplevels(time) else time)
-    num <- suppressWarnings(as.numeric(lev))
-    # Numeric levels ("0", "2.5") are times; other labels become 0, 1, 2, ... in level order.
-    values <- if (!anyNA(num)) num else seq_along(lev) - 1
-    return(values[match(as.character(time), lev)])
+# Labels that are plain decimal numbers ("0", "2.5", "-1e3"); hexadecimal, "Inf" and "NaN", which
+# as.numeric() would also accept, are not times anyone writes as labels.
+.ijk_numeric_label <- function(labels) {
+  grepl("^[[:space:]]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[[:space:]]*$", labels)
+}
+
+# A few labels for an error message.
+.ijk_quote_labels <- function(labels, max = 5L) {
+  shown <- paste0('"', utils::head(labels, max), '"', collapse = ", ")
+  if (length(labels) > max) paste0(shown, sprintf(" and %d more", length(labels) - max)) else shown
+}
+
+# The numeric time of every entry of `time` (NA stays NA). Numbers are used as they are; labels
+# (factor or character) must either all be numbers or be mapped by `time_values`, a named numeric
+# vector label -> time. Mapping other labels to 0, 1, 2, ... in level order would silently scramble
+# the snapshots ("day10" sorts before "day2"), so they are refused.
+.ijk_time_values <- function(time, time_values = NULL) {
+  if (is.numeric(time)) {
+    if (!is.null(time_values)) {
+      stop("time_values maps time labels to times, but time is already numeric", call. = FALSE)
+    }
+    tv <- as.numeric(time)
+  } else if (is.factor(time) || is.character(time)) {
+    labels <- as.character(time)
+    present <- unique(labels[!is.na(labels)])
+    if (!is.null(time_values)) {
+      if (!is.numeric(time_values) || is.null(names(time_values)) || any(names(time_values) == "") ||
+          anyDuplicated(names(time_values))) {
+        stop("time_values must be a numeric vector with one unique name per time label, ",
+             "e.g. c(day2 = 2, day10 = 10)", call. = FALSE)
+      }
+      if (any(!is.finite(time_values))) stop("time_values must be finite numbers", call. = FALSE)
+      unmapped <- setdiff(present, names(time_values))
+      if (length(unmapped) > 0L) {
+        stop(sprintf("time_values has no time for the label%s %s", if (length(unmapped) > 1L) "s" else "",
+                     .ijk_quote_labels(unmapped)), call. = FALSE)
+      }
+      tv <- unname(as.numeric(time_values)[match(labels, names(time_values))])
+    } else {
+      bad <- present[!.ijk_numeric_label(present)]
+      if (length(bad) > 0L) {
+        stop(sprintf(paste0("time label%s %s %s; give the time of every label with ",
+                            "time_values, e.g. time_values = c(\"%s\" = <time>, ...)"),
+                     if (length(bad) > 1L) "s" else "", .ijk_quote_labels(bad),
+                     if (length(bad) > 1L) "are not numbers" else "is not a number", bad[[1]]), call. = FALSE)
+      }
+      tv <- as.numeric(labels)
+    }
+  } else {
+    stop("time must be a numeric vector, a factor or a character vector", call. = FALSE)
   }
-  if (!is.numeric(time)) stop("time must be a numeric vector or a factor", call. = FALSE)
-  as.numeric(time)
+  if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
+  if (any(!is.finite(tv))) stop("times must be finite numbers", call. = FALSE)
+  tv
 }
 
 # Cells as a double matrix (cells x features) with one time per row, or a clear error.
@@ -75,41 +119,54 @@ fit <- function(object, ...) UseMethod("fit")
   x
 }
 
-fit.ijkonet_model <- function(object, x = NULL, time = NULL, epochs = 0, progress = interactive(), ...) {
+fit.ijkonet_model <- function(object, x = NULL, time = NULL, epochs = 0, progress = interactive(),
+                              callback = NULL, time_values = NULL, ...) {
   if (!is.null(x)) {
     if (.ijk_state(object) != "collecting") {
       stop("this model already has its data; call fit(model) without x and time to continue training",
            call. = FALSE)
     }
     x <- .ijk_cells(x, time)
-    tv <- .ijk_time_values(time)
-    if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
+    tv <- .ijk_time_values(time, time_values)
     for (t in sort(unique(tv))) {
       .Call(ijk_r_add_snapshot, object$ptr, t, x[tv == t, , drop = FALSE])
     }
     object$colnames <- colnames(x)
   } else if (!is.null(time)) {
     stop("time given without x", call. = FALSE)
+  } else if (!is.null(time_values)) {
+    stop("time_values given without x and time", call. = FALSE)
   }
   if (!is.numeric(epochs) || length(epochs) != 1L || is.na(epochs) || epochs < 0) {
     stop("epochs must be a single non-negative number", call. = FALSE)
   }
-  callback <- NULL
+  if (!is.null(callback) && !is.function(callback)) {
+    stop("callback must be a function(progress) or NULL", call. = FALSE)
+  }
+  user_callback <- callback
   if (isTRUE(progress)) {
     bar <- NULL
     start <- NA_real_
     callback <- function(p) {
       if (is.null(bar)) {
-        start <<- p[[1]] - 1
-        bar <<- utils::txtProgressBar(min = 0, max = max(p[[2]], 1), style = 3)
+        start <<- p$epoch - 1
+        bar <<- utils::txtProgressBar(min = 0, max = max(p$epochs, 1), style = 3)
       }
-      utils::setTxtProgressBar(bar, p[[1]] - start)
-      if (p[[1]] - start >= p[[2]]) close(bar)
-      FALSE
+      utils::setTxtProgressBar(bar, p$epoch - start)
+      if (p$epoch - start >= p$epochs) close(bar)
+      if (is.null(user_callback)) FALSE else user_callback(p)
     }
   }
   .Call(ijk_r_train, object$ptr, epochs, callback, environment())
   invisible(object)
+}
+
+# Called from C after each epoch (under R_UnwindProtect): TRUE to stop, FALSE to go on, NA when the
+# user interrupted (Ctrl-C). An interrupt cancels training with an ijkonet_cancelled error, as
+# documented; any other condition that leaves the callback (an error) is carried past the library
+# by the C side and resumes once training has returned.
+.ijk_progress_call <- function(fun, p) {
+  tryCatch(isTRUE(fun(p)), interrupt = function(e) NA)
 }
 
 snapshot_times <- function(model) .Call(ijk_r_times, model$ptr)
@@ -186,12 +243,9 @@ wasserstein1 <- function(x, y) {
   .Call(ijk_r_w1, .ijk_matrix(x, "x"), .ijk_matrix(y, "y"))
 }
 
-evaluate <- function(model, x, time) {
+evaluate <- function(model, x, time, time_values = NULL) {
   x <- .ijk_cells(x, time)
-  # Factor labels map to times through all their levels, so held-out data lacking a time keep the
-  # training data's mapping (which used the levels present there: the same when none was missing).
-  tv <- .ijk_time_values(time, drop = FALSE)
-  if (anyNA(tv)) stop("time must not contain NA", call. = FALSE)
+  tv <- .ijk_time_values(time, time_values)
   times <- snapshot_times(model)
   unknown <- setdiff(unique(tv), times)
   if (length(unknown) > 0L) {
@@ -221,8 +275,11 @@ save_model <- function(model, path) {
   invisible(path)
 }
 
-load_model <- function(path) {
-  ptr <- .Call(ijk_r_load, path)
+load_model <- function(path, device = NULL) {
+  if (!is.null(device) && !(is.character(device) && length(device) == 1L && !is.na(device))) {
+    stop("device must be NULL or a single string (\"auto\", \"cpu\", \"cuda\" or \"cuda:N\")", call. = FALSE)
+  }
+  ptr <- .Call(ijk_r_load, path, device)
   structure(list(ptr = ptr, options = NULL, colnames = NULL), class = "ijkonet_model")
 }
 

@@ -4,6 +4,7 @@
  * condition of class "ijkonet_error" by calling the package's .ijk_raise() (the C side frees the
  * library's error object first, so the longjmp out of here leaks nothing). Matrices cross the
  * boundary transposed: R stores column-major, the library takes row-major n x d. */
+#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -120,11 +121,17 @@ static SEXP r_add_snapshot(SEXP ptr, SEXP time, SEXP x) {
     return R_NilValue;
 }
 
-/* Progress callback state: the R function to call after each epoch, and whether R was interrupted. */
+/* Progress callback state. `cont` is the continuation token of R_UnwindProtect; `unwound` says an R
+ * jump (an error, a restart) left the callback and was stopped at the library boundary, to be resumed
+ * with R_ContinueUnwind once ijk_model_train has returned. */
 typedef struct {
     SEXP fun;
-    SEXP env;
+    SEXP cont;
+    const ijk_progress* progress;
+    int stop;
     int interrupted;
+    int unwound;
+    jmp_buf jump;
 } progress_ctx;
 
 static void check_interrupt(void* unused) {
@@ -132,39 +139,80 @@ static void check_interrupt(void* unused) {
     R_CheckUserInterrupt();
 }
 
-/* Runs inside the library's training loop: R errors and interrupts must not longjmp through the
- * library's frames, so both are caught here (R_ToplevelExec, R_tryEvalSilent) and turned into a
- * non-zero return, which cancels training. */
+/* The R side of one progress call; may longjmp (allocation failure, an error in the user's callback),
+ * which R_UnwindProtect intercepts. */
+static SEXP progress_body(void* data) {
+    progress_ctx* ctx = (progress_ctx*)data;
+    static const char* names[] = {"epoch", "epochs", "energy_loss", "map_loss", "metric", ""};
+    const ijk_progress* p = ctx->progress;
+    SEXP list = PROTECT(Rf_mkNamed(VECSXP, names));
+    SET_VECTOR_ELT(list, 0, Rf_ScalarReal((double)p->epoch));
+    SET_VECTOR_ELT(list, 1, Rf_ScalarReal((double)p->epochs));
+    SET_VECTOR_ELT(list, 2, Rf_ScalarReal(p->energy_loss));
+    SET_VECTOR_ELT(list, 3, Rf_ScalarReal(p->map_loss));
+    SET_VECTOR_ELT(list, 4, Rf_ScalarReal(p->metric));
+    SEXP ns = PROTECT(R_FindNamespace(PROTECT(Rf_mkString("ijkonet"))));
+    SEXP call = PROTECT(Rf_lang3(Rf_install(".ijk_progress_call"), ctx->fun, list));
+    SEXP res = Rf_eval(call, ns);
+    /* .ijk_progress_call returns TRUE (stop), FALSE (go on) or NA (interrupted). */
+    int v = Rf_asLogical(res);
+    if (v == NA_LOGICAL) ctx->interrupted = 1;
+    ctx->stop = v != 0;
+    UNPROTECT(4);
+    return R_NilValue;
+}
+
+/* Runs after progress_body, also when it jumped: a jump must not continue through the library's
+ * frames, so it is parked in `cont` and control returns to on_progress (the only frames between
+ * its setjmp and here are R's own, already unwound). */
+static void progress_cleanup(void* data, Rboolean jump) {
+    progress_ctx* ctx = (progress_ctx*)data;
+    if (jump) {
+        ctx->unwound = 1;
+        longjmp(ctx->jump, 1);
+    }
+}
+
+/* Runs inside the library's training loop: no R error, interrupt or other jump may cross the
+ * library's frames, so every R API call here runs under R_ToplevelExec or R_UnwindProtect and any
+ * failure becomes a non-zero return, which cancels training. */
 static int32_t on_progress(const ijk_progress* p, void* user_data) {
     progress_ctx* ctx = (progress_ctx*)user_data;
+    if (ctx->unwound || ctx->interrupted) return 1;
     if (!R_ToplevelExec(check_interrupt, NULL)) {
         ctx->interrupted = 1;
         return 1;
     }
     if (ctx->fun == R_NilValue) return 0;
-    SEXP args = PROTECT(Rf_allocVector(REALSXP, 5));
-    REAL(args)[0] = (double)p->epoch;
-    REAL(args)[1] = (double)p->epochs;
-    REAL(args)[2] = p->energy_loss;
-    REAL(args)[3] = p->map_loss;
-    REAL(args)[4] = p->metric;
-    SEXP call = PROTECT(Rf_lang2(ctx->fun, args));
-    int failed = 0;
-    SEXP res = R_tryEvalSilent(call, ctx->env, &failed);
-    int stop = failed || (Rf_isLogical(res) && Rf_asLogical(res) == TRUE);
-    if (failed) ctx->interrupted = 1;
-    UNPROTECT(2);
-    return stop ? 1 : 0;
+    ctx->progress = p;
+    ctx->stop = 0;
+    if (setjmp(ctx->jump)) return 1; /* from progress_cleanup: an R jump is parked in ctx->cont */
+    R_UnwindProtect(progress_body, ctx, progress_cleanup, ctx, ctx->cont);
+    return ctx->stop ? 1 : 0;
 }
 
-/* Train for `epochs` epochs; `callback` is NULL or an R function(progress) returning TRUE to stop. */
+/* Train for `epochs` epochs; `callback` is NULL or an R function(progress) returning TRUE to stop.
+ * `env` is unused (kept for the registered arity). */
 static SEXP r_train(SEXP ptr, SEXP epochs, SEXP callback, SEXP env) {
+    (void)env;
     ijk_model* model = get_model(ptr);
     double e = Rf_asReal(epochs);
     if (!R_FINITE(e) || e < 0) Rf_error("epochs must be a non-negative number");
-    progress_ctx ctx = {callback, env, 0};
+    if (callback != R_NilValue && !Rf_isFunction(callback)) Rf_error("callback must be a function or NULL");
+    progress_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.fun = callback;
+    /* Allocated before training starts: nothing in the callback path allocates outside protection. */
+    ctx.cont = PROTECT(R_MakeUnwindCont());
     ijk_error* err = NULL;
     int32_t status = ijk_model_train(model, (uint64_t)e, on_progress, &ctx, &err);
+    if (ctx.unwound) {
+        /* The user's callback raised an error (or another jump left it): training was cancelled;
+         * now, with no library frame on the stack, let it continue with its own condition. */
+        ijk_error_free(err);
+        R_ContinueUnwind(ctx.cont);
+    }
+    UNPROTECT(1);
     if (status != IJK_OK) raise_error(err);
     return R_NilValue;
 }
@@ -328,11 +376,16 @@ static SEXP r_save(SEXP ptr, SEXP path) {
     return R_NilValue;
 }
 
-static SEXP r_load(SEXP path) {
+/* Load a model; `device` is NULL (the saved device, CPU when that CUDA device is missing) or a string. */
+static SEXP r_load(SEXP path, SEXP device) {
     if (!Rf_isString(path) || XLENGTH(path) != 1) Rf_error("path must be a single string");
+    if (device != R_NilValue && (!Rf_isString(device) || XLENGTH(device) != 1 || STRING_ELT(device, 0) == NA_STRING))
+        Rf_error("device must be NULL or a single string");
+    const char* dev = device == R_NilValue ? NULL : CHAR(STRING_ELT(device, 0));
     ijk_model* model = NULL;
     ijk_error* err = NULL;
-    if (ijk_model_load(R_ExpandFileName(CHAR(STRING_ELT(path, 0))), &model, &err) != IJK_OK) raise_error(err);
+    if (ijk_model_load_on(R_ExpandFileName(CHAR(STRING_ELT(path, 0))), dev, &model, &err) != IJK_OK)
+        raise_error(err);
     return wrap_model(model);
 }
 
@@ -356,7 +409,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ijk_r_evaluate_step", (DL_FUNC)&r_evaluate_step, 4},
     {"ijk_r_w1", (DL_FUNC)&r_w1, 2},
     {"ijk_r_save", (DL_FUNC)&r_save, 2},
-    {"ijk_r_load", (DL_FUNC)&r_load, 1},
+    {"ijk_r_load", (DL_FUNC)&r_load, 2},
     {NULL, NULL, 0}};
 
 void R_init_ijkonet(DllInfo* dll) {

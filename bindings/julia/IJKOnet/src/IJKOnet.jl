@@ -56,7 +56,7 @@ end
 """Version of the loaded library as "MAJOR.MINOR.PATCH"."""
 version() = VersionNumber(unsafe_string(@ccall libijkonet.ijk_version()::Cstring))
 
-"""ABI version of the loaded library (must equal the header's IJKONET_ABI_VERSION, 1)."""
+"""ABI version of the loaded library (must equal the header's IJKONET_ABI_VERSION, 2)."""
 abi_version() = Int(@ccall libijkonet.ijk_abi_version()::UInt32)
 
 # A configuration handle; only used while building a model.
@@ -190,8 +190,12 @@ function _rows(x::AbstractMatrix{<:Real})
 end
 _rows(x::AbstractVector{<:Real}) = _rows(reshape(x, 1, :))
 
-"""What the progress callback of `fit!` receives after each epoch (the C struct `ijk_progress`)."""
+"""
+What the progress callback of `fit!` receives after each epoch: the C struct `ijk_progress`, field for
+field (`struct_size` is the size of the struct the library filled; fields are only ever appended).
+"""
 struct Progress
+    struct_size::Csize_t
     epoch::UInt64
     epochs::UInt64
     energy_loss::Float64
@@ -222,26 +226,66 @@ function _print_progress(p::Progress)
     false
 end
 
-function _time_values(time::AbstractVector)
-    eltype(time) <: Real && return Float64.(time)
-    # Labels that are not numbers become 0, 1, 2, ... in sorted order.
-    labels = sort(unique(time))
-    Float64[findfirst(==(t), labels) - 1 for t in time]
+# Labels that are plain decimal numbers ("0", "2.5", "-1e3"); not "Inf", "NaN" or hexadecimal.
+const _NUMERIC_LABEL = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+
+function _quote_labels(labels; max = 5)
+    shown = join(("\"" * l * "\"" for l in first(labels, max)), ", ")
+    length(labels) > max ? shown * " and $(length(labels) - max) more" : shown
+end
+
+# The time of every entry of `time`. Numbers are used as they are; labels (strings, symbols,
+# categorical values) must all be numbers ("0", "2.5") or be mapped by `time_values` (label => time).
+# Numbering other labels 0, 1, 2, ... in sorted order would silently scramble the snapshots ("day10"
+# sorts before "day2"), so they are refused.
+function _time_values(time::AbstractVector, time_values::Union{Nothing,AbstractDict} = nothing)
+    if eltype(time) <: Real
+        time_values === nothing ||
+            throw(ArgumentError("time_values maps time labels to times, but time is already numeric"))
+        tv = Float64.(time)
+    elseif time_values !== nothing
+        mapping = Dict{String,Float64}()
+        for (label, t) in time_values
+            t isa Real && isfinite(t) ||
+                throw(ArgumentError("time_values must map every label to a finite number (label \"$label\" => $t)"))
+            mapping[string(label)] = Float64(t)
+        end
+        labels = string.(time)
+        unmapped = unique(filter(l -> !haskey(mapping, l), labels))
+        isempty(unmapped) ||
+            throw(ArgumentError("time_values has no time for the label(s) $(_quote_labels(unmapped))"))
+        tv = Float64[mapping[l] for l in labels]
+    else
+        labels = string.(time)
+        bad = unique(filter(l -> !occursin(_NUMERIC_LABEL, l), labels))
+        isempty(bad) || throw(ArgumentError("time label(s) $(_quote_labels(bad)) are not numbers; give the time of " *
+            "every label with time_values, e.g. time_values = Dict(\"$(bad[1])\" => <time>, ...)"))
+        tv = Float64[parse(Float64, strip(l)) for l in labels]
+    end
+    all(isfinite, tv) || throw(ArgumentError("times must be finite numbers"))
+    tv
 end
 
 """
-    fit!(model, x, time; epochs=0, progress=true, callback=nothing)
+    fit!(model, x, time; time_values=nothing, epochs=0, progress=true, callback=nothing)
     fit!(model; epochs=0, progress=true, callback=nothing)
 
 Add the snapshots in `x` (`n × d`, one row per cell; one snapshot per distinct `time`) and train for
 `epochs` epochs (0: the model's `epochs` option). Without `x`, continue training. `callback(p::Progress)`
 runs after each epoch and cancels training by returning `true`; an exception in it (Ctrl-C
 included) cancels training and is rethrown. Returns the model.
+
+`time` holds one entry per row: numbers are the snapshot times; labels (strings, symbols, categorical
+values) whose text is a number ("0", "2.5") are those numbers; any other labels need
+`time_values::AbstractDict` giving each label's time, e.g.
+`time_values = Dict("day2" => 2, "day10" => 10)` (otherwise an `ArgumentError` names the labels:
+labels are never numbered in sorted order, where "day10" would come before "day2").
 """
-function fit!(m::Model, x::AbstractMatrix{<:Real}, time::AbstractVector; kwargs...)
+function fit!(m::Model, x::AbstractMatrix{<:Real}, time::AbstractVector;
+    time_values::Union{Nothing,AbstractDict} = nothing, kwargs...)
     size(x, 1) == length(time) ||
         throw(ArgumentError("time must have one entry per row of x ($(size(x, 1)) rows, $(length(time)) times)"))
-    tv = _time_values(time)
+    tv = _time_values(time, time_values)
     err = Ref{Ptr{Cvoid}}(C_NULL)
     for t in sort(unique(tv))
         rows = _rows(x[tv.==t, :])
@@ -444,14 +488,24 @@ function save(m::Model, path::AbstractString)
 end
 
 """
-    load_model(path) -> Model
+    load_model(path; device=nothing) -> Model
 
-Load a model saved by `save`; it answers queries but cannot be trained further.
+Load a model saved by `save`; it answers queries but cannot be trained further. `device`:
+`nothing` (the device it was saved from, or the CPU when that CUDA device is not available),
+`"auto"`, `"cpu"`, `"cuda"` or `"cuda:N"`; any other string is an `IJKOnetError` of kind
+`:invalid_argument`.
 """
-function load_model(path::AbstractString)
+function load_model(path::AbstractString; device::Union{Nothing,AbstractString} = nothing)
     out = Ref{Ptr{Cvoid}}(C_NULL)
     err = Ref{Ptr{Cvoid}}(C_NULL)
-    _check(@ccall(libijkonet.ijk_model_load(String(path)::Cstring, out::Ptr{Ptr{Cvoid}}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    status = if device === nothing
+        @ccall(libijkonet.ijk_model_load_on(String(path)::Cstring, C_NULL::Ptr{UInt8}, out::Ptr{Ptr{Cvoid}},
+            err::Ptr{Ptr{Cvoid}})::Int32)
+    else
+        @ccall(libijkonet.ijk_model_load_on(String(path)::Cstring, String(device)::Cstring, out::Ptr{Ptr{Cvoid}},
+            err::Ptr{Ptr{Cvoid}})::Int32)
+    end
+    _check(status, err)
     Model(out[])
 end
 

@@ -22,7 +22,7 @@ end
 
 @testset "IJKOnet" begin
     @testset "version" begin
-        @test IJKOnet.abi_version() == 1
+        @test IJKOnet.abi_version() == 2
         @test IJKOnet.version() >= v"0.1.0"
     end
 
@@ -37,10 +37,27 @@ end
         @test snapshot_times(m) == [0.0, 1.0, 2.0]
         @test dimension(m) == 2
         fit!(m; epochs = 1, progress = false)
-        # Labels that are not numbers become 0, 1, 2 in sorted order.
+        # Labels that are numbers are those numbers.
         m2 = tiny_model()
-        fit!(m2, d.x, ["day" * string(Int(t)) for t in d.time]; epochs = 1, progress = false)
-        @test snapshot_times(m2) == [0.0, 1.0, 2.0]
+        fit!(m2, d.x, [string(2t) for t in d.time]; epochs = 1, progress = false)
+        @test snapshot_times(m2) == [0.0, 2.0, 4.0]
+        # Other labels are refused (never numbered in sorted order: "day10" < "day2")...
+        labels = ["day2", "day10", "day30"][Int.(d.time).+1]
+        e = try
+            fit!(tiny_model(), d.x, labels; epochs = 1, progress = false)
+        catch err
+            err
+        end
+        @test e isa ArgumentError && occursin("\"day2\"", e.msg) && occursin("time_values", e.msg)
+        # ... unless time_values gives every label's time.
+        m3 = tiny_model()
+        fit!(m3, d.x, labels; time_values = Dict("day2" => 2, "day10" => 10, "day30" => 30), epochs = 1,
+            progress = false)
+        @test snapshot_times(m3) == [2.0, 10.0, 30.0]
+        @test_throws ArgumentError fit!(tiny_model(), d.x, labels; time_values = Dict("day2" => 2),
+            epochs = 1, progress = false)
+        @test_throws ArgumentError fit!(tiny_model(), d.x, d.time; time_values = Dict("a" => 1), epochs = 1,
+            progress = false)
     end
 
     @testset "predict and rollout" begin
@@ -98,6 +115,14 @@ end
         @test predict(loaded, x) ≈ predict(m, x)
         @test potential(loaded, x) ≈ potential(m, x)
         @test_throws IJKOnetError fit!(loaded; epochs = 1, progress = false)
+        on_cpu = load_model(path; device = "cpu")
+        @test predict(on_cpu, x) ≈ predict(m, x)
+        e = try
+            load_model(path; device = "tpu")
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :invalid_argument && occursin("tpu", e.msg)
         rm(path)
     end
 

@@ -18,3 +18,12 @@ trained_model <- function() {
   fit(m, d$x, d$time, epochs = 2, progress = FALSE)
   m
 }
+
+# Held-out cells of the same process as tiny_data() (other draws, another number per snapshot).
+held_out_data <- function(n = 15L) {
+  set.seed(2)
+  times <- c(0, 1, 2)
+  x <- do.call(rbind, lapply(times, function(t) cbind(stats::rnorm(n) + 0.5 * t, stats::rnorm(n))))
+  colnames(x) <- c("PC1", "PC2")
+  list(x = x, time = rep(times, each = n))
+}

@@ -8,14 +8,42 @@ test_that("fit trains on a matrix and a numeric time vector", {
   expect_silent(fit(m, epochs = 1, progress = FALSE))
 })
 
-test_that("a factor time uses numeric levels as times, other labels as 0, 1, ...", {
+test_that("numeric labels are times; other labels need time_values", {
   d <- tiny_data()
   m <- tiny_model()
   fit(m, d$x, factor(d$time * 2), epochs = 1, progress = FALSE)
   expect_equal(snapshot_times(m), c(0, 2, 4))
+  m1 <- tiny_model()
+  fit(m1, d$x, as.character(d$time + 0.5), epochs = 1, progress = FALSE)
+  expect_equal(snapshot_times(m1), c(0.5, 1.5, 2.5))
+  # Labels that are not numbers used to become 0, 1, 2 in level order, and "day10" sorts before
+  # "day2": the snapshots were silently put in the wrong order. They are refused now...
+  labels <- c("day2", "day10", "day30")[d$time + 1]
+  expect_error(fit(tiny_model(), d$x, labels, epochs = 1, progress = FALSE),
+               '"day2", "day10", "day30" are not numbers.*time_values')
+  expect_error(fit(tiny_model(), d$x, factor(labels), epochs = 1, progress = FALSE), "time_values")
+  expect_error(fit(tiny_model(), d$x, replace(as.character(d$time), 1, "Inf"), epochs = 1, progress = FALSE),
+               '"Inf" is not a number')
+  # ... unless time_values gives every label its time.
   m2 <- tiny_model()
-  fit(m2, d$x, factor(c("day0", "day3", "day7")[d$time + 1]), epochs = 1, progress = FALSE)
-  expect_equal(snapshot_times(m2), c(0, 1, 2))
+  fit(m2, d$x, factor(labels), time_values = c(day2 = 2, day10 = 10, day30 = 30), epochs = 1, progress = FALSE)
+  expect_equal(snapshot_times(m2), c(2, 10, 30))
+  x2 <- predict(m2, d$x[d$time == 0, ], step = 1)
+  m3 <- tiny_model()
+  fit(m3, d$x, c(2, 10, 30)[d$time + 1], epochs = 1, progress = FALSE)
+  expect_equal(x2, predict(m3, d$x[d$time == 0, ], step = 1))
+  expect_error(fit(tiny_model(), d$x, labels, time_values = c(day2 = 2, day10 = 10), progress = FALSE),
+               'no time for the label "day30"')
+  expect_error(fit(tiny_model(), d$x, labels, time_values = c(2, 10, 30), progress = FALSE), "one unique name")
+  expect_error(fit(tiny_model(), d$x, d$time, time_values = c(a = 1), progress = FALSE), "already numeric")
+  expect_error(fit(tiny_model(), d$x, replace(d$time, 3, NA), progress = FALSE), "NA")
+  expect_error(fit(tiny_model(), d$x, d$time > 0, progress = FALSE), "numeric vector, a factor")
+  # evaluate() reads labels the same way.
+  h <- held_out_data()
+  hl <- c("day2", "day10", "day30")[h$time + 1]
+  ev <- evaluate(m2, h$x, hl, time_values = c(day2 = 2, day10 = 10, day30 = 30))
+  expect_equal(ev$t_from, c(2, 10))
+  expect_error(evaluate(m2, h$x, hl), "time_values")
 })
 
 test_that("predict gives one step from snapshot k and predictions at a time", {
@@ -60,6 +88,20 @@ test_that("potential and grad_potential agree with finite differences", {
   }
 })
 
+test_that("load_model chooses the device", {
+  m <- trained_model()
+  path <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(path))
+  save_model(m, path)
+  x <- tiny_data()$x[1:6, ]
+  expect_equal(predict(load_model(path, device = "cpu"), x, step = 1), predict(m, x, step = 1))
+  # "auto" is CUDA where there is one: float32 on another device, hence the tolerance.
+  expect_equal(predict(load_model(path, device = "auto"), x, step = 1), predict(m, x, step = 1),
+               tolerance = 1e-4)
+  expect_error(load_model(path, device = "tpu"), "tpu", class = "ijkonet_invalid_argument")
+  expect_error(load_model(path, device = c("cpu", "cpu")), "single string")
+})
+
 test_that("save_model and load_model round-trip predictions", {
   m <- trained_model()
   path <- tempfile(fileext = ".safetensors")
@@ -95,16 +137,40 @@ test_that("errors are ijkonet_error conditions carrying the library's message", 
   expect_equal(cond$code, 1L)
 })
 
-test_that("a progress callback error or interrupt cancels training, which can resume", {
+test_that("an error in the progress callback cancels training and surfaces with its own message", {
   m <- tiny_model()
   d <- tiny_data()
   fit(m, d$x, d$time, epochs = 1, progress = FALSE)
-  # An R error inside the callback must not unwind through the library: training is cancelled.
-  stopper <- function(p) stop("boom")
-  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, stopper, environment()), class = "ijkonet_cancelled")
-  stop_true <- function(p) TRUE
-  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, stop_true, environment()), class = "ijkonet_cancelled")
+  calls <- 0
+  failing <- function(p) {
+    calls <<- calls + 1
+    stop("my message")
+  }
+  # The error is carried past the library (never longjmp'd through its frames) and resumed afterwards,
+  # as the callback's own condition: message and class, not a generic "cancelled".
+  expect_error(fit(m, epochs = 5, progress = FALSE, callback = failing), "my message", class = "simpleError")
+  expect_equal(calls, 1)
+  expect_output(expect_error(fit(m, epochs = 5, progress = TRUE, callback = failing), "my message"))
+  classed <- function(p) stop(structure(class = c("my_condition", "error", "condition"),
+                                        list(message = "custom condition", call = NULL)))
+  expect_error(.Call(ijkonet:::ijk_r_train, m$ptr, 3, classed, environment()), "custom condition",
+               class = "my_condition")
+  # Returning TRUE cancels with the library's status.
+  expect_error(fit(m, epochs = 3, progress = FALSE, callback = function(p) TRUE), class = "ijkonet_cancelled")
+  # The callback sees the progress as a named list; training resumes after each cancellation.
+  seen <- list()
+  fit(m, epochs = 2, progress = FALSE, callback = function(p) {
+    seen[[length(seen) + 1L]] <<- p
+    FALSE
+  })
+  expect_named(seen[[1]], c("epoch", "epochs", "energy_loss", "map_loss", "metric"))
+  expect_equal(seen[[2]]$epoch - seen[[1]]$epoch, 1)
+  expect_equal(seen[[1]]$epochs, 2)
+  expect_true(is.finite(seen[[1]]$energy_loss))
+  expect_error(fit(m, epochs = 1, progress = FALSE, callback = "no"), "callback must be a function")
+  # An error while the condition unwinds leaves nothing locked: the model still trains and answers.
   expect_silent(fit(m, epochs = 1, progress = FALSE))
+  expect_equal(dim(predict(m, d$x[1:3, ], step = 1)), c(3L, 2L))
 })
 
 test_that("an interrupt (Ctrl-C, SIGINT) during training cancels it cleanly", {
@@ -151,15 +217,6 @@ test_that("every method trains, predicts and round-trips through the same calls"
   shift <- mean(predict(m, x0, step = 1)[, 1] - x0[, 1])
   expect_gt(shift, 0.2)
 })
-
-# Held-out cells of the same process as tiny_data() (other draws, another number per snapshot).
-held_out_data <- function(n = 15L) {
-  set.seed(2)
-  times <- c(0, 1, 2)
-  x <- do.call(rbind, lapply(times, function(t) cbind(stats::rnorm(n) + 0.5 * t, stats::rnorm(n))))
-  colnames(x) <- c("PC1", "PC2")
-  list(x = x, time = rep(times, each = n))
-}
 
 test_that("wasserstein1 is the exact W1 distance", {
   x <- tiny_data()$x[1:10, ]

@@ -36,7 +36,9 @@
  * Thread safety
  *  - All functions may be called from any thread, and handles may move between threads.
  *  - Calls on one handle are serialised by a lock inside the handle: concurrent calls on the same
- *    handle are safe and run one after another. Different handles run in parallel.
+ *    handle are safe and run one after another. Different handles run in parallel: for parallel
+ *    queries (an OpenMP particle loop calling ijk_model_grad_potential), give each thread its own
+ *    ijk_model_clone and call ijk_set_num_threads(1) so libtorch's own threads do not compete.
  *  - A progress callback runs on the thread that called ijk_model_train, with the model locked; calls
  *    on that same model from inside the callback fail with IJK_ERR_STATE instead of deadlocking.
  *  - ijk_*_free must not race with other calls on the same handle.
@@ -280,9 +282,10 @@ const char *ijk_error_message(const struct ijk_error *error);
 void ijk_error_free(struct ijk_error *error);
 
 /**
- * Set libtorch's intra-op thread count for the whole process (n ≥ 1). Models created later apply
- * their own `threads` configuration key (0 = automatic) when created, which overrides this.
- * Errors: `IJK_ERR_INVALID_ARGUMENT` when n < 1.
+ * Set libtorch's intra-op thread count for the whole process (1 ≤ n ≤ 1024). Training applies the
+ * model's own `threads` configuration key (0 = automatic) when it starts, which overrides this;
+ * loading a model leaves it alone.
+ * Errors: `IJK_ERR_INVALID_ARGUMENT` when n is out of range.
  */
 int32_t ijk_set_num_threads(int32_t n,
                             struct ijk_error **err);
@@ -705,6 +708,70 @@ int32_t ijk_model_interaction_field(const struct ijk_model *model,
                                     double *out,
                                     size_t out_len,
                                     struct ijk_error **err);
+
+/**
+ * V(x_i, t_i) at n points with one time per row (`t` holds n times): `out` receives n values.
+ * For particle codes whose particles live at different times; `t` matters only for `t,V` variants.
+ * Errors: as `ijk_model_potential`; `IJK_ERR_INVALID_ARGUMENT` for a NULL `t` or a non-finite time.
+ */
+int32_t ijk_model_potential_rows(const struct ijk_model *model,
+                                 const double *x,
+                                 size_t n,
+                                 size_t d,
+                                 const double *t,
+                                 double *out,
+                                 size_t out_len,
+                                 struct ijk_error **err);
+
+/**
+ * ∇V(x_i, t_i) at n points with one time per row (`t` holds n times): `out` receives n × d values.
+ * Errors: as `ijk_model_potential_rows`.
+ */
+int32_t ijk_model_grad_potential_rows(const struct ijk_model *model,
+                                      const double *x,
+                                      size_t n,
+                                      size_t d,
+                                      const double *t,
+                                      double *out,
+                                      size_t out_len,
+                                      struct ijk_error **err);
+
+/**
+ * A new handle holding an exact copy of the model's current parameters (TRAINED, FAILED or LOADED
+ * model), in state LOADED: queryable, not trainable, independent of the original. Calls on one
+ * handle run one at a time; give each thread of a parallel particle code its own clone and the
+ * queries run in parallel (set `ijk_set_num_threads(1)` so their libtorch work does not compete).
+ * `*out` receives the new handle, owned by the caller (free with `ijk_model_free`).
+ * Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+ */
+int32_t ijk_model_clone(const struct ijk_model *model,
+                        struct ijk_model **out,
+                        struct ijk_error **err);
+
+/**
+ * Training epochs completed by the model (0 for a model whose training has not completed an epoch;
+ * the count stored in the file for a loaded one), written to `*out`.
+ * Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+ */
+int32_t ijk_model_epochs_done(const struct ijk_model *model,
+                              uint64_t *out,
+                              struct ijk_error **err);
+
+/**
+ * A description of the trained model by key, as a NUL-terminated string copied into `buf`
+ * (`buflen` bytes; `*needed`, when not NULL, receives the size including the NUL; `buf` = NULL with
+ * `buflen` = 0 only reports the size). Keys: "method" (ijkonet, jkonet_star, jkonet_star_linear,
+ * jkonet), "variant" (the energy terms actually trained, e.g. "t,V", never "auto"), "device"
+ * ("cpu", "cuda:0"), "normalisation" ("centre=c1,c2,...;scale=s").
+ * Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for an unknown key, NULL
+ * arguments or a short buffer (nothing written).
+ */
+int32_t ijk_model_info(const struct ijk_model *model,
+                       const char *key,
+                       char *buf,
+                       size_t buflen,
+                       size_t *needed,
+                       struct ijk_error **err);
 
 /**
  * Save the trained model (weights, configuration, times) to `path` (one safetensors file).

@@ -49,6 +49,23 @@ inline size_t rows(const std::vector<double>& values, size_t d, const char* what
     return values.size() / d;
 }
 
+/// One value per row: a vector of n values, or an error that says what it has.
+inline void same_rows(const std::vector<double>& values, size_t n, const char* what) {
+    if (values.size() != n) {
+        throw Error(IJK_ERR_INVALID_ARGUMENT, std::string(what) + ": " + std::to_string(values.size()) +
+                                                  " times for " + std::to_string(n) + " rows");
+    }
+}
+/// `count` consecutive blocks of `block` values.
+inline std::vector<std::vector<double>> split(const std::vector<double>& flat, size_t count, size_t block) {
+    std::vector<std::vector<double>> out(count);
+    for (size_t i = 0; i < count; ++i) {
+        out[i].assign(flat.begin() + static_cast<std::ptrdiff_t>(i * block),
+                      flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * block));
+    }
+    return out;
+}
+
 /// State of a C++ progress callback during ijk_model_train.
 template <class F>
 struct ProgressState {
@@ -83,6 +100,13 @@ struct ModelDeleter {
 
 /// Library version string ("MAJOR.MINOR.PATCH").
 inline std::string version() { return ijk_version(); }
+
+/// Set libtorch's process-wide intra-op thread count (1 ≤ n ≤ 1024; see ijk_set_num_threads).
+inline void set_num_threads(int n) {
+    ijk_error* e = nullptr;
+    detail::check(ijk_set_num_threads(n, &e), e);
+}
+inline int num_threads() noexcept { return ijk_get_num_threads(); }
 
 /// True when the loaded library has the ABI of this header.
 inline bool abi_compatible() noexcept { return ijk_abi_version() == IJKONET_ABI_VERSION; }
@@ -285,6 +309,117 @@ public:
         r.mean_shift = out[2];
         r.affine_ot = out[3];
         return r;
+    }
+    /// An independent copy of the current parameters (LOADED: queryable, not trainable). Calls on one
+    /// handle run one at a time: give each thread of a parallel particle loop its own clone.
+    Model clone() const {
+        ijk_model* m = nullptr;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_clone(handle_.get(), &m, &e), e);
+        return Model(m);
+    }
+    /// IJK_MODEL_COLLECTING, IJK_MODEL_TRAINED, IJK_MODEL_FAILED or IJK_MODEL_LOADED.
+    int32_t state() const {
+        int32_t s = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_state(handle_.get(), &s, &e), e);
+        return s;
+    }
+    /// A copy of the configuration the model was created (or trained) with.
+    Config config() const {
+        ijk_config* c = nullptr;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_config(handle_.get(), &c, &e), e);
+        return Config(c);
+    }
+    /// "method", "variant", "device" or "normalisation" (see ijk_model_info).
+    std::string info(const std::string& key) const {
+        size_t needed = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_info(handle_.get(), key.c_str(), nullptr, 0, &needed, &e), e);
+        std::string value(needed, '\0');
+        detail::check(ijk_model_info(handle_.get(), key.c_str(), value.data(), value.size(), &needed, &e), e);
+        value.resize(needed - 1);
+        return value;
+    }
+    std::string method() const { return info("method"); }
+    std::string variant() const { return info("variant"); }
+    uint64_t epochs_done() const {
+        uint64_t n = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_epochs_done(handle_.get(), &n, &e), e);
+        return n;
+    }
+    /// The snapshot times the model was trained on, sorted.
+    std::vector<double> times() const {
+        size_t k = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_num_times(handle_.get(), &k, &e), e);
+        std::vector<double> out(k);
+        detail::check(ijk_model_times(handle_.get(), out.data(), out.size(), &e), e);
+        return out;
+    }
+    /// ∇V(x_i, t_i) with one time per row (t.size() == n).
+    std::vector<double> grad_potential_rows(const std::vector<double>& x, size_t d, const std::vector<double>& t) const {
+        const size_t n = detail::rows(x, d, "grad_potential_rows");
+        detail::same_rows(t, n, "grad_potential_rows");
+        std::vector<double> out(x.size());
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_grad_potential_rows(handle_.get(), x.data(), n, d, t.data(), out.data(), out.size(), &e),
+                      e);
+        return out;
+    }
+    /// V(x_i, t_i) with one time per row (t.size() == n).
+    std::vector<double> potential_rows(const std::vector<double>& x, size_t d, const std::vector<double>& t) const {
+        const size_t n = detail::rows(x, d, "potential_rows");
+        detail::same_rows(t, n, "potential_rows");
+        std::vector<double> out(n);
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_potential_rows(handle_.get(), x.data(), n, d, t.data(), out.data(), out.size(), &e), e);
+        return out;
+    }
+    /// The clouds predicted at t_{from+1}, ..., t_{from+steps} by chaining the learned steps.
+    std::vector<std::vector<double>> rollout(size_t from, size_t steps, const std::vector<double>& x, size_t d) const {
+        const size_t n = detail::rows(x, d, "rollout");
+        size_t len = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_rollout_len(n, d, steps, &len, &e), e);
+        std::vector<double> flat(len);
+        detail::check(ijk_model_rollout(handle_.get(), from, steps, x.data(), n, d, flat.data(), flat.size(), &e), e);
+        return detail::split(flat, steps, n * d);
+    }
+    /// The population at time t_to predicted from points observed at t_from.
+    std::vector<double> predict_at(const std::vector<double>& x, size_t d, double t_from, double t_to) const {
+        const size_t n = detail::rows(x, d, "predict_at");
+        std::vector<double> out(x.size());
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_predict_at(handle_.get(), x.data(), n, d, t_from, t_to, out.data(), out.size(), &e), e);
+        return out;
+    }
+    /// Euler–Maruyama simulation of the learned SDE: n_steps + 1 clouds, x0 first.
+    std::vector<std::vector<double>> simulate(const std::vector<double>& x0, size_t d, double t0, double dt,
+                                              size_t n_steps, uint64_t seed = 0) const {
+        const size_t n = detail::rows(x0, d, "simulate");
+        size_t len = 0;
+        ijk_error* e = nullptr;
+        detail::check(ijk_simulate_len(n, d, n_steps, &len, &e), e);
+        std::vector<double> flat(len);
+        detail::check(ijk_model_simulate(handle_.get(), x0.data(), n, d, t0, dt, n_steps, seed, flat.data(),
+                                         flat.size(), &e),
+                      e);
+        return detail::split(flat, n_steps + 1, n * d);
+    }
+    /// (∇W ∗ ρ)(x_i) over the population `population` (both of dimension d).
+    std::vector<double> interaction_field(const std::vector<double>& x, const std::vector<double>& population,
+                                          size_t d) const {
+        const size_t n = detail::rows(x, d, "interaction_field");
+        const size_t m = detail::rows(population, d, "interaction_field (population)");
+        std::vector<double> out(x.size());
+        ijk_error* e = nullptr;
+        detail::check(ijk_model_interaction_field(handle_.get(), x.data(), n, population.data(), m, d, out.data(),
+                                                  out.size(), &e),
+                      e);
+        return out;
     }
     void save(const std::string& path) const {
         ijk_error* e = nullptr;

@@ -364,6 +364,16 @@ impl Energy {
         self.potential_rows(x, &t_col)
     }
 
+    /// ∇_x V(x_i, t_i) with a per-row time feature column (n×1).
+    pub fn grad_potential_rows(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
+        if !self.has_potential() {
+            return None;
+        }
+        let xg = x.detach().set_requires_grad(true);
+        let v = self.potential_rows(&xg, t_col).expect("potential present").sum(x.kind());
+        Some(Tensor::run_backward(&[v], &[&xg], false, false).pop().expect("one input"))
+    }
+
     /// V(x_i, t_i) with a per-row time feature column (n×1).
     pub fn potential_rows(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
         if let Some(lin) = &self.linear {

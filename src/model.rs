@@ -148,6 +148,17 @@ where
     ndarray::concatenate(Axis(0), &views).map_err(|e| Error::internal(format!("stacking query chunks: {e}")))
 }
 
+/// One finite time per row.
+fn check_row_times(rows: usize, t: &[f64]) -> Result<()> {
+    if t.len() != rows {
+        return Err(Error::invalid_argument(format!("{} times given for {rows} rows: one time per row", t.len())));
+    }
+    if let Some(i) = t.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid_argument(format!("time {} of row {i} is not finite", t[i])));
+    }
+    Ok(())
+}
+
 /// A lower bound on the parameters the networks of `config` hold for data of dimension `dim` over
 /// `steps` steps: the first layers alone. A model file whose tensors hold fewer values is refused
 /// before any network is built, so a crafted configuration cannot request a huge allocation.
@@ -452,6 +463,66 @@ impl Model {
                 .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
             to_array(&(g * self.gradient_unit()))
         })
+    }
+
+    /// Per-row time features (n×1 tensor) for times `t` (user units), checked finite.
+    fn time_column(&self, t: &[f64]) -> Result<Tensor> {
+        let features: Vec<f32> = t.iter().map(|&ti| self.check_time(ti).map(|f| f as f32)).collect::<Result<_>>()?;
+        Ok(Tensor::from_slice(&features).view([-1, 1]).to_device(self.device))
+    }
+
+    /// V(x_i, t_i) with one time per row (a particle code whose particles live at different times).
+    pub fn potential_rows(&self, x: ArrayView2<f64>, t: &[f64]) -> Result<Array1<f64>> {
+        check_points(x, self.dim(), "potential_rows")?;
+        check_row_times(x.nrows(), t)?;
+        let z = self.norm.to_model(x);
+        let mut start = 0;
+        let v = by_chunks(z.view(), |zc| {
+            let (xt, tc) = (to_tensor(zc, self.device), self.time_column(&t[start..start + zc.nrows()])?);
+            start += zc.nrows();
+            let v = tch::no_grad(|| self.energy.potential_rows(&xt, &tc))
+                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+            to_array(&(v * self.value_unit()).unsqueeze(1))
+        })?;
+        Ok(v.column(0).to_owned())
+    }
+
+    /// ∇V(x_i, t_i) with one time per row, user units.
+    pub fn grad_potential_rows(&self, x: ArrayView2<f64>, t: &[f64]) -> Result<Array2<f64>> {
+        check_points(x, self.dim(), "grad_potential_rows")?;
+        check_row_times(x.nrows(), t)?;
+        let z = self.norm.to_model(x);
+        let mut start = 0;
+        by_chunks(z.view(), |zc| {
+            let (xt, tc) = (to_tensor(zc, self.device), self.time_column(&t[start..start + zc.nrows()])?);
+            start += zc.nrows();
+            let g = self
+                .energy
+                .grad_potential_rows(&xt, &tc)
+                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
+            to_array(&(g * self.gradient_unit()))
+        })
+    }
+
+    /// An exact copy with its own networks (same device, same parameters bit for bit): one per
+    /// thread lets query-heavy callers (particle codes) run in parallel without sharing tensors.
+    pub fn try_clone(&self) -> Result<Model> {
+        let mut copy = Model::build(&self.config, self.dim(), self.axis.times.clone())?;
+        copy.entropies = self.entropies.clone();
+        copy.epochs_done = self.epochs_done;
+        copy.norm = self.norm.clone();
+        copy.baselines = self.baselines.clone();
+        copy.validation = self.validation;
+        let (from, to) = (self.all_variables(), copy.all_variables());
+        if from.len() != to.len() || from.iter().zip(&to).any(|((a, x), (b, y))| a != b || x.size() != y.size()) {
+            return Err(Error::internal("a fresh copy of the model has different networks"));
+        }
+        tch::no_grad(|| {
+            for ((_, src), (_, dst)) in from.iter().zip(&to) {
+                dst.shallow_clone().copy_(src);
+            }
+        });
+        Ok(copy)
     }
 
     /// Interaction field (∇W ∗ ρ)(x) = (1/M) Σ_j ∇W(x_i − y_j) over a population y, user units.

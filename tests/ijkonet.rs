@@ -4,6 +4,7 @@ mod common;
 use common::{quadratic_snapshots, true_grad};
 use ijkonet::config::TrainConfig;
 use ijkonet::methods::{fit, ijkonet::IJKOnetTrainer, Trainer};
+use ijkonet::metrics::ot::w1;
 use ijkonet::metrics::uvp::relative_l2_error;
 use ijkonet::model::{JkoStepOptions, Model};
 use ijkonet::{ErrorKind, Snapshots};
@@ -46,12 +47,16 @@ fn learns_the_gradient_of_a_quadratic_potential_from_unpaired_snapshots() {
     // 0.012 even with infinite data; 500 unpaired points per snapshot add sampling error (measured
     // 0.05–0.07 at 1000 points). An untrained or wrong field has error ≈ 1.
     assert!(err < 0.2, "relative L2 error of ∇V = {err}");
-    // One-step predictions land near the next snapshot: the pushed mean moves towards the centre.
+    // One-step predictions land nearer the next snapshot than no motion does. Measured over
+    // IJKONET_TEST_SEED 0–5: ∇V relative error 0.03–0.10, W1(T(ρ0), ρ1)/W1(ρ0, ρ1) 0.60–0.69 (the
+    // snapshots are independent 500-point samples, so even the true step leaves a sampling floor;
+    // per point, the learned OT map between unpaired clouds is not the paired explicit step).
     let x0 = data.get(0).unwrap().points.view();
+    let x1 = data.get(1).unwrap().points.view();
     let pred = model.push_forward(0, x0).unwrap();
-    let expected = &x0 - &(true_grad(x0) * DT);
-    let rel = relative_l2_error((&pred - &x0).view(), (&expected - &x0).view()).unwrap();
-    assert!(rel < 0.3, "relative error of the one-step displacement = {rel}");
+    let ratio = w1(pred.view(), x1).unwrap() / w1(x0, x1).unwrap();
+    println!("relative error of ∇V {err:.3}; W1(T(ρ0), ρ1)/W1(ρ0, ρ1) {ratio:.3}");
+    assert!(ratio < 0.8, "W1(T(ρ0), ρ1) / W1(ρ0, ρ1) = {ratio}");
 }
 
 #[test]

@@ -742,6 +742,155 @@ pub unsafe extern "C" fn ijk_model_interaction_field(
     })
 }
 
+/// V(x_i, t_i) at n points with one time per row (`t` holds n times): `out` receives n values.
+/// For particle codes whose particles live at different times; `t` matters only for `t,V` variants.
+/// Errors: as `ijk_model_potential`; `IJK_ERR_INVALID_ARGUMENT` for a NULL `t` or a non-finite time.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_potential_rows(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    t: *const f64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let v = query(model, |m| {
+            let x = input(m, x, n, d, "potential_rows", out, out_len, n)?;
+            let t = unsafe { row_times(t, n) }?;
+            m.potential_rows(x, t)
+        })?;
+        finite(&v, "potential_rows")?;
+        unsafe { write_out(out, v.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// ∇V(x_i, t_i) at n points with one time per row (`t` holds n times): `out` receives n × d values.
+/// Errors: as `ijk_model_potential_rows`.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_grad_potential_rows(
+    model: *const IjkModel,
+    x: *const f64,
+    n: usize,
+    d: usize,
+    t: *const f64,
+    out: *mut f64,
+    out_len: usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let g = query(model, |m| {
+            let x = input(m, x, n, d, "grad_potential_rows", out, out_len, cloud_len(1, n, d)?)?;
+            let t = unsafe { row_times(t, n) }?;
+            m.grad_potential_rows(x, t)
+        })?;
+        finite(&g, "grad_potential_rows")?;
+        unsafe { write_out(out, g.as_slice().expect("standard layout")) };
+        Ok(())
+    })
+}
+
+/// n caller times (checked for NULL; finiteness is checked by the model).
+unsafe fn row_times<'a>(t: *const f64, n: usize) -> Result<&'a [f64]> {
+    non_null(t, "t")?;
+    // SAFETY: non-NULL; the caller guarantees n readable doubles for the call.
+    Ok(unsafe { std::slice::from_raw_parts(t, n) })
+}
+
+/// A new handle holding an exact copy of the model's current parameters (TRAINED, FAILED or LOADED
+/// model), in state LOADED: queryable, not trainable, independent of the original. Calls on one
+/// handle run one at a time; give each thread of a parallel particle code its own clone and the
+/// queries run in parallel (set `ijk_set_num_threads(1)` so their libtorch work does not compete).
+/// `*out` receives the new handle, owned by the caller (free with `ijk_model_free`).
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_clone(
+    model: *const IjkModel,
+    out: *mut *mut IjkModel,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let (copy, settings) = {
+            let h = unsafe { self::model(model) }?;
+            let settings = h.lock()?.settings.clone();
+            (query(model, |m| m.try_clone())?, settings)
+        };
+        unsafe { give(out, IjkModel::new(settings, Stage::Loaded(Box::new(copy)))) };
+        Ok(())
+    })
+}
+
+/// Training epochs completed by the model (0 for a model whose training has not completed an epoch;
+/// the count stored in the file for a loaded one), written to `*out`.
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_epochs_done(model: *const IjkModel, out: *mut u64, err: *mut *mut IjkError) -> i32 {
+    guard(err, || {
+        non_null(out, "out")?;
+        let e = query(model, |m| Ok(m.epochs_done() as u64))?;
+        unsafe { write_value(out, e) };
+        Ok(())
+    })
+}
+
+/// A description of the trained model by key, as a NUL-terminated string copied into `buf`
+/// (`buflen` bytes; `*needed`, when not NULL, receives the size including the NUL; `buf` = NULL with
+/// `buflen` = 0 only reports the size). Keys: "method" (ijkonet, jkonet_star, jkonet_star_linear,
+/// jkonet), "variant" (the energy terms actually trained, e.g. "t,V", never "auto"), "device"
+/// ("cpu", "cuda:0"), "normalisation" ("centre=c1,c2,...;scale=s").
+/// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_INVALID_ARGUMENT` for an unknown key, NULL
+/// arguments or a short buffer (nothing written).
+#[no_mangle]
+pub unsafe extern "C" fn ijk_model_info(
+    model: *const IjkModel,
+    key: *const c_char,
+    buf: *mut c_char,
+    buflen: usize,
+    needed: *mut usize,
+    err: *mut *mut IjkError,
+) -> i32 {
+    guard(err, || {
+        let key = unsafe { c_str(key, "key") }?;
+        let value = query(model, |m| {
+            Ok(match key {
+                "method" => m.method().name().to_string(),
+                "variant" => m.energy().variant().to_string(),
+                "device" => match m.device() {
+                    tch::Device::Cuda(i) => format!("cuda:{i}"),
+                    _ => "cpu".to_string(),
+                },
+                "normalisation" => {
+                    let n = m.normalisation();
+                    let centre: Vec<String> = n.centre.iter().map(|c| format!("{c:e}")).collect();
+                    format!("centre={};scale={:e}", centre.join(","), n.scale)
+                }
+                other => {
+                    return Err(Error::invalid_argument(format!(
+                        "unknown model info key '{other}': expected method, variant, device or normalisation"
+                    )))
+                }
+            })
+        })?;
+        let bytes = std::ffi::CString::new(value).map_err(|_| Error::internal("NUL in a model description"))?;
+        let bytes = bytes.as_bytes_with_nul();
+        if !needed.is_null() {
+            unsafe { write_value(needed, bytes.len()) };
+        }
+        if buf.is_null() && buflen == 0 {
+            return Ok(());
+        }
+        check_out(buf, buflen, bytes.len(), &format!("model info '{key}'"))?;
+        // SAFETY: c_char and u8 have the same layout.
+        let chars = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const c_char, bytes.len()) };
+        unsafe { write_out(buf, chars) };
+        Ok(())
+    })
+}
+
 /// Save the trained model (weights, configuration, times) to `path` (one safetensors file).
 /// Errors: `IJK_ERR_STATE` before training; `IJK_ERR_IO` when the file cannot be written;
 /// `IJK_ERR_INVALID_ARGUMENT` for NULL arguments.

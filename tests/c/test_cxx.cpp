@@ -135,6 +135,47 @@ static void load_on_a_device(ijkonet::Model& trained) {
     std::remove(path.c_str());
 }
 
+// The rest of the C API through the wrapper: state, config, info, times, clone, rollout, predict_at,
+// simulate, per-row times and the interaction field's error for a variant without W.
+static void full_surface(ijkonet::Model& trained) {
+    const std::vector<double> x(5 * d, 0.4);
+    EXPECT(trained.state() == IJK_MODEL_TRAINED);
+    EXPECT(trained.config().get("seed") == "3");
+    EXPECT(trained.method() == "ijkonet");
+    EXPECT(!trained.variant().empty() && trained.variant() != "auto");
+    EXPECT(trained.info("device") == "cpu");
+    EXPECT_ERROR(IJK_ERR_INVALID_ARGUMENT, "unknown model info key", trained.info("colour"));
+    EXPECT(trained.epochs_done() == 1);
+    const std::vector<double> times = trained.times();
+    EXPECT(times.size() == 3 && times[0] == 0.0 && times[2] == 2.0);
+
+    ijkonet::Model copy = trained.clone();
+    EXPECT(copy.state() == IJK_MODEL_LOADED);
+    EXPECT(copy.grad_potential(x, d, 0.5) == trained.grad_potential(x, d, 0.5));
+    EXPECT(copy.predict_step(1, x, d) == trained.predict_step(1, x, d));
+
+    const auto clouds = trained.rollout(0, 2, x, d);
+    EXPECT(clouds.size() == 2 && clouds[0] == trained.predict_step(0, x, d));
+    EXPECT(clouds[1] == trained.predict_step(1, clouds[0], d));
+    EXPECT_ERROR(IJK_ERR_INVALID_ARGUMENT, "roll out", trained.rollout(1, 2, x, d));
+    EXPECT(trained.predict_at(x, d, 0.0, 1.0) == clouds[0]);
+
+    const auto path = trained.simulate(x, d, 0.0, 0.01, 4, 7);
+    EXPECT(path.size() == 5 && path[0] == x && path[4].size() == x.size());
+    EXPECT(trained.simulate(x, d, 0.0, 0.01, 4, 7) == path);
+
+    const std::vector<double> t_rows(5, 0.5);
+    EXPECT(trained.grad_potential_rows(x, d, t_rows) == trained.grad_potential(x, d, 0.5));
+    EXPECT(trained.potential_rows(x, d, t_rows) == trained.potential(x, d, 0.5));
+    EXPECT_ERROR(IJK_ERR_INVALID_ARGUMENT, "times for 5 rows", trained.grad_potential_rows(x, d, {0.5, 0.5}));
+    EXPECT_ERROR(IJK_ERR_STATE, "interaction", trained.interaction_field(x, x, d));
+
+    ijkonet::set_num_threads(2);
+    EXPECT(ijkonet::num_threads() == 2);
+    EXPECT_ERROR(IJK_ERR_INVALID_ARGUMENT, "thread count", ijkonet::set_num_threads(0));
+    ijkonet::set_num_threads(1);
+}
+
 int main() {
     if (!ijkonet::abi_compatible()) {
         std::fprintf(stderr, "ijkonet.hpp does not match the loaded library\n");
@@ -146,6 +187,7 @@ int main() {
         partial_rows_are_refused(trained);
         callable_callbacks();
         load_on_a_device(trained);
+        full_surface(trained);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         return 1;

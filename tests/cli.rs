@@ -175,6 +175,30 @@ fn train_predict_simulate_eval_plot_pipeline() {
         |a: &Array2<f64>, b: &Array2<f64>| a.dim() == b.dim() && a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-9);
     assert!(close(&p1, &lib1) && close(&p2, &lib2));
 
+    // potential / grad: the library's V and ∇V at the points, as .npy and as CSV on stdout.
+    ok(&dir, &["grad", "m.safetensors", "x.npy", "--time", "0.01", "-o", "g.npy"]);
+    let g = read_npy_matrix(dir.join("g.npy")).unwrap();
+    assert!(close(&g, &model.grad_potential(x0.view(), 0.01).unwrap()));
+    let csv = ok(&dir, &["potential", "m.safetensors", "x.npy", "--time", "0.01"]);
+    let v: Vec<f64> = csv.lines().map(|l| l.parse().unwrap()).collect();
+    let lib_v = model.potential(x0.view(), 0.01).unwrap();
+    assert_eq!(v.len(), x0.nrows());
+    assert!(v.iter().zip(&lib_v).all(|(a, b)| (a - b).abs() < 1e-9));
+    let points: String = x0.rows().into_iter().map(|r| format!("{},{}\n", r[0], r[1])).collect();
+    std::fs::write(dir.join("x.csv"), format!("x1,x2\n{points}")).unwrap();
+    let from_csv = ok(&dir, &["grad", "m.safetensors", "x.csv", "--time", "0.01"]);
+    let first: Vec<f64> = from_csv.lines().next().unwrap().split(',').map(|c| c.parse().unwrap()).collect();
+    assert!((first[0] - g[[0, 0]]).abs() < 1e-9 && (first[1] - g[[0, 1]]).abs() < 1e-9);
+    std::fs::write(dir.join("bad.csv"), "1,2\n3\n").unwrap();
+    fails(&dir, &["grad", "m.safetensors", "bad.csv"], 1, &["bad.csv", "numeric columns"]);
+    fails(&dir, &["grad", "m.safetensors", "x.csv", "--time", "nan"], 1, &["not finite"]);
+
+    // info: what the file holds.
+    let info = ok(&dir, &["info", "m.safetensors"]);
+    for needle in ["method         ijkonet", "dimension      2", "epochs done    2", "normalisation", "baselines"] {
+        assert!(info.contains(needle), "{needle} missing from:\n{info}");
+    }
+
     // simulate: steps + 1 snapshots at t0 + s·dt, starting from the input.
     ok(
         &dir,

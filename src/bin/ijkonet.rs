@@ -49,6 +49,32 @@ enum Command {
     Eval(EvalArgs),
     /// PNG figures: learned vs true potential, data vs predicted snapshots, training curves.
     Plot(PlotArgs),
+    /// What a saved model is: method, energy terms, dimension, times, training, normalisation and
+    /// the naive predictions it stores.
+    Info(InfoArgs),
+    /// The learned potential V(x, t) at points (.npy or .csv, n × d): n values.
+    Potential(QueryArgs),
+    /// The learned gradient ∇V(x, t) at points (the drift is −∇V): n × d values.
+    Grad(QueryArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    model: PathBuf,
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    model: PathBuf,
+    /// Points, n × d: .npy, or .csv with d numeric columns (a header line is skipped).
+    points: PathBuf,
+    /// Time t of the query (matters for time-dependent potentials, `t,V`); default: the first
+    /// snapshot time.
+    #[arg(long)]
+    time: Option<f64>,
+    /// Write the result as .npy (n, or n × d) or .csv; default: CSV on standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -275,6 +301,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => cmd_simulate(a, device),
         Command::Eval(a) => cmd_eval(a, device),
         Command::Plot(a) => cmd_plot(a, device),
+        Command::Info(a) => cmd_info(a, device),
+        Command::Potential(a) => cmd_query(a, device, false),
+        Command::Grad(a) => cmd_query(a, device, true),
     }
 }
 
@@ -587,6 +616,113 @@ fn cmd_predict(a: PredictArgs, device: Option<DeviceSpec>) -> Result<()> {
     write_npy(&a.output, &out)?;
     println!("wrote {} ({} points × {})", a.output.display(), out.nrows(), out.ncols());
     Ok(())
+}
+
+fn cmd_info(a: InfoArgs, device: Option<DeviceSpec>) -> Result<()> {
+    let model = Model::load(&a.model, device)?;
+    let c = model.config();
+    let times: Vec<String> = model.times().iter().map(|t| format!("{t}")).collect();
+    println!("model          {}", a.model.display());
+    println!("method         {}", model.method().name());
+    println!("variant        {}{}", model.energy().variant(), if c.variant_auto { " (auto)" } else { "" });
+    println!("dimension      {}", model.dim());
+    println!("times          {} ({} snapshots, {} steps)", times.join(", "), times.len(), times.len() - 1);
+    println!("device         {}", c.device);
+    println!("epochs done    {}", model.epochs_done());
+    if model.energy().variant().internal {
+        println!("theta3         {:.6}", model.theta3());
+    }
+    let n = model.normalisation();
+    let centre: Vec<String> = n.centre.iter().map(|v| format!("{v:.4}")).collect();
+    println!("normalisation  x -> (x - c)/s, c = ({}), s = {:.4}", centre.join(", "), n.scale);
+    match model.validation_summary() {
+        Some(v) => println!(
+            "validation W1  {:.4} before training, best {:.4} at epoch {} of {} (stopped: {})",
+            v.initial_w1, v.best_w1, v.best_epoch, v.epochs_run, v.stop_reason
+        ),
+        None => println!("validation W1  none (validation split off)"),
+    }
+    match model.baselines() {
+        Some(b) => {
+            let shrink: Vec<String> = b.fits.iter().map(|f| format!("{:.3}", f.shrinkage)).collect();
+            println!(
+                "baselines      no motion, mean shift, affine OT (Ledoit-Wolf fits of {} snapshots, shrinkage {})",
+                b.fits.len(),
+                shrink.join(", ")
+            );
+        }
+        None => println!("baselines      none (a version-1 model file)"),
+    }
+    let keys = ["tau", "seed", "batch_size", "map_steps", "energy_hidden", "map_hidden", "warm_start"];
+    let options: Vec<String> = keys.iter().filter_map(|k| c.get(k).ok().map(|v| format!("{k}={v}"))).collect();
+    println!("options        {}", options.join(" "));
+    Ok(())
+}
+
+/// Points of a query: .npy (n × d) or .csv (numeric columns; a non-numeric first line is a header).
+fn read_points(path: &Path) -> Result<Array2<f64>> {
+    if extension(path) != "csv" {
+        return read_npy_matrix(path);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let parsed: std::result::Result<Vec<f64>, _> = line.split(',').map(|v| v.trim().parse::<f64>()).collect();
+        match parsed {
+            Ok(r) => rows.push(r),
+            Err(_) if rows.is_empty() && i == 0 => continue,
+            Err(_) => return Err(Error::invalid_data(format!("{}: line {} is not numeric", path.display(), i + 1))),
+        }
+    }
+    let d = rows.first().map_or(0, Vec::len);
+    if d == 0 || rows.iter().any(|r| r.len() != d) {
+        return Err(Error::invalid_data(format!("{}: need rows of equally many numeric columns", path.display())));
+    }
+    let n = rows.len();
+    Array2::from_shape_vec((n, d), rows.concat()).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn cmd_query(a: QueryArgs, device: Option<DeviceSpec>, gradient: bool) -> Result<()> {
+    let model = Model::load(&a.model, device)?;
+    model.apply_threads();
+    let x = read_points(&a.points)?;
+    let t = a.time.unwrap_or(model.times()[0]);
+    let out =
+        if gradient { model.grad_potential(x.view(), t)? } else { model.potential(x.view(), t)?.insert_axis(Axis(1)) };
+    if let Some(bad) = out.iter().position(|v| !v.is_finite()) {
+        return Err(Error::numerical(format!(
+            "the result at point {} is not finite (far outside the training data?)",
+            bad / out.ncols()
+        )));
+    }
+    match &a.output {
+        Some(path) if extension(path) == "npy" => {
+            if gradient {
+                write_npy(path, &out)?
+            } else {
+                let v = out.column(0).to_owned();
+                ndarray_npy::write_npy(path, &v)
+                    .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?
+            }
+        }
+        Some(path) => write_text(path, &csv_rows(&out))?,
+        None => print!("{}", csv_rows(&out)),
+    }
+    if let Some(path) = &a.output {
+        eprintln!("wrote {} ({} × {})", path.display(), out.nrows(), out.ncols());
+    }
+    Ok(())
+}
+
+/// Rows as CSV lines (shortest round-trip float formatting).
+fn csv_rows(x: &Array2<f64>) -> String {
+    let mut s = String::new();
+    for row in x.outer_iter() {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    s
 }
 
 fn cmd_simulate(a: SimulateArgs, device: Option<DeviceSpec>) -> Result<()> {

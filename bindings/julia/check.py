@@ -2,9 +2,12 @@
 """Check the Julia package without Julia (which cannot be installed on the build machines).
 
 1. Every .jl file under bindings/julia parses with tree-sitter-julia without ERROR or missing nodes.
-2. Every `@ccall lib.sym(args...)::Ret` names a function declared in include/ijkonet.h, with the same
-   number of arguments, each argument's Julia type matching the C parameter type and the return type
-   matching the C return type.
+2. Every `@ccall libijkonet.sym(args...)::Ret` names a function declared in include/ijkonet.h, with
+   the same number of arguments, each argument's Julia type matching the C parameter type and the
+   return type matching the C return type. The library is `libijkonet`, a constant holding the
+   library's SONAME (libijkonet.so.MAJOR, MAJOR from Cargo.toml as build.rs sets it), and the module's
+   `__init__` dlopens the file it finds with RTLD_GLOBAL, so the SONAME resolves to it at run time
+   (never a path frozen at precompile time); no other ccall form (`ccall(...)`) is allowed.
 3. The `Progress` struct has the field types of the header's `ijk_progress`, and every `@cfunction` has
    the signature of `ijk_progress_fn`.
 
@@ -20,6 +23,8 @@ from tree_sitter import Language, Parser
 
 HERE = Path(__file__).resolve().parent
 HEADER = HERE.parent.parent / "include" / "ijkonet.h"
+CARGO_TOML = HERE.parent.parent / "Cargo.toml"
+SONAME = "libijkonet.so." + re.search(r'^version = "(\d+)\.', CARGO_TOML.read_text(), flags=re.M).group(1)
 
 # C scalar types and the Julia types that have their layout.
 SCALARS = {
@@ -132,8 +137,8 @@ def check_ccall(src, node, decls):
     target = call.named_children[0]
     lib, sym = text_of(src, target.named_children[0]), text_of(src, target.named_children[-1])
     problems = []
-    if lib != "libijkonet":
-        problems.append(f"{sym}: library '{lib}' is not libijkonet")
+    if "".join(lib.split()) != "libijkonet":
+        problems.append(f"{sym}: library '{lib}' is not libijkonet (the SONAME constant)")
     if sym not in decls:
         return problems + [f"{sym}: not declared in {HEADER.name}"]
     c_ret, c_params = decls[sym]
@@ -185,6 +190,19 @@ def main():
             called.update(re.findall(r"libijkonet\.(\w+)", text_of(src, node)))
             line = node.start_point[0] + 1
             report(not problems, f"{path.relative_to(HERE)}:{line}: " + "; ".join(problems))
+    # The library is resolved at load time: `const libijkonet = "<SONAME>"`, `__init__` dlopens the
+    # file it finds with RTLD_GLOBAL, and no plain `ccall(` bypasses the checks above.
+    for path in files:
+        text = re.sub(r"#[^\n]*", "", path.read_text())
+        if path.name != "IJKOnet.jl":
+            report("ccall(" not in text.replace("@ccall(", ""), f"{path.relative_to(HERE)}: no plain ccall")
+            continue
+        report(re.search(r'^const libijkonet = "' + re.escape(SONAME) + '"$', text, flags=re.M) is not None,
+               f"{path.relative_to(HERE)}: libijkonet is the SONAME constant \"{SONAME}\"")
+        init = re.search(r"^function __init__\(\)\n(.*?)^end", text, flags=re.M | re.S)
+        report(init is not None and re.search(r"Libdl\.dlopen\([^\n]*RTLD_GLOBAL", init.group(1)) is not None,
+               f"{path.relative_to(HERE)}: __init__ dlopens the library with RTLD_GLOBAL")
+        report("ccall(" not in text.replace("@ccall(", ""), f"{path.relative_to(HERE)}: no plain ccall")
     # The progress struct the callback receives must have the header's layout, field by field.
     c_fields = parse_struct(HEADER, "ijk_progress")
     for path in files:
@@ -216,7 +234,8 @@ def main():
     for sym in ("ijk_model_add_snapshot_f64", "ijk_model_train", "ijk_model_predict_step", "ijk_model_predict_at",
                 "ijk_model_simulate", "ijk_simulate_len", "ijk_model_potential", "ijk_model_grad_potential",
                 "ijk_model_save", "ijk_model_load_on", "ijk_model_free", "ijk_error_free", "ijk_model_baseline_predict",
-                "ijk_model_evaluate_step"):
+                "ijk_model_evaluate_step", "ijk_model_potential_rows", "ijk_model_grad_potential_rows",
+                "ijk_model_clone", "ijk_model_info", "ijk_model_epochs_done", "ijk_model_interaction_field"):
         report(sym in called, f"the package calls {sym}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -221,7 +221,7 @@ fn check_handle<T: Tagged>(p: *const T, what: &str) -> Result<(), Error> {
     // by its tag as far as a read can tell).
     match unsafe { T::read_tag(p) } {
         tag if tag == T::TAG => Ok(()),
-        DEAD_TAG => Err(Error::invalid_argument(format!("{what} is a {} that was already freed", T::NAME))),
+        DEAD_TAG => Err(Error::invalid_argument(format!("{what} is an {} handle that was already freed", T::NAME))),
         _ => Err(Error::invalid_argument(format!(
             "{what} is not a live {} handle (freed, or a pointer to another kind of object)",
             T::NAME

@@ -300,13 +300,30 @@ static SEXP r_simulate(SEXP ptr, SEXP x0, SEXP t0, SEXP dt, SEXP n_steps, SEXP s
     return arr;
 }
 
+/* The time argument of the potential queries: one value for every row (NULL returned), or one per row
+ * (a pointer to the n times). */
+static const double* row_times(SEXP t, size_t n, double* scalar) {
+    if (!Rf_isReal(t)) Rf_error("t must be numeric");
+    if (XLENGTH(t) == 1) {
+        *scalar = REAL(t)[0];
+        return NULL;
+    }
+    if ((size_t)XLENGTH(t) != n)
+        Rf_error("t must be one time or one time per row of x (%d rows, %d times)", (int)n, (int)XLENGTH(t));
+    return REAL(t);
+}
+
 static SEXP r_potential(SEXP ptr, SEXP x, SEXP t) {
     ijk_model* model = get_model(ptr);
     size_t n, d;
     double* v = row_major(x, &n, &d);
+    double t0 = 0;
+    const double* ts = row_times(t, n, &t0);
     SEXP out = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)n));
     ijk_error* err = NULL;
-    if (ijk_model_potential(model, v, n, d, Rf_asReal(t), REAL(out), n, &err) != IJK_OK) raise_error(err);
+    int32_t status = ts ? ijk_model_potential_rows(model, v, n, d, ts, REAL(out), n, &err)
+                        : ijk_model_potential(model, v, n, d, t0, REAL(out), n, &err);
+    if (status != IJK_OK) raise_error(err);
     UNPROTECT(1);
     return out;
 }
@@ -315,10 +332,80 @@ static SEXP r_grad_potential(SEXP ptr, SEXP x, SEXP t) {
     ijk_model* model = get_model(ptr);
     size_t n, d;
     double* v = row_major(x, &n, &d);
+    double t0 = 0;
+    const double* ts = row_times(t, n, &t0);
     double* out = (double*)R_alloc(n * d, sizeof(double));
     ijk_error* err = NULL;
-    if (ijk_model_grad_potential(model, v, n, d, Rf_asReal(t), out, n * d, &err) != IJK_OK) raise_error(err);
+    int32_t status = ts ? ijk_model_grad_potential_rows(model, v, n, d, ts, out, n * d, &err)
+                        : ijk_model_grad_potential(model, v, n, d, t0, out, n * d, &err);
+    if (status != IJK_OK) raise_error(err);
     return to_matrix(out, n, d);
+}
+
+static SEXP r_interaction_field(SEXP ptr, SEXP x, SEXP population) {
+    ijk_model* model = get_model(ptr);
+    size_t n, m, d, d_pop;
+    double* v = row_major(x, &n, &d);
+    double* pop = row_major(population, &m, &d_pop);
+    if (d != d_pop) Rf_error("x and population have different numbers of columns (%d and %d)", (int)d, (int)d_pop);
+    double* out = (double*)R_alloc(n * d, sizeof(double));
+    ijk_error* err = NULL;
+    if (ijk_model_interaction_field(model, v, n, pop, m, d, out, n * d, &err) != IJK_OK) raise_error(err);
+    return to_matrix(out, n, d);
+}
+
+/* Rollout from snapshot `from` (0-based) for `steps` steps: an n x d x steps array. */
+static SEXP r_rollout(SEXP ptr, SEXP from, SEXP steps, SEXP x) {
+    ijk_model* model = get_model(ptr);
+    int f = Rf_asInteger(from), s = Rf_asInteger(steps);
+    if (f == NA_INTEGER || f < 0) Rf_error("from_step must be a positive integer");
+    if (s == NA_INTEGER || s < 1) Rf_error("steps must be a positive integer");
+    size_t n, d, len = 0;
+    double* v = row_major(x, &n, &d);
+    ijk_error* err = NULL;
+    if (ijk_rollout_len(n, d, (size_t)s, &len, &err) != IJK_OK) raise_error(err);
+    double* out = (double*)R_alloc(len, sizeof(double));
+    if (ijk_model_rollout(model, (size_t)f, (size_t)s, v, n, d, out, len, &err) != IJK_OK) raise_error(err);
+    SEXP dims = PROTECT(Rf_allocVector(INTSXP, 3));
+    INTEGER(dims)[0] = (int)n;
+    INTEGER(dims)[1] = (int)d;
+    INTEGER(dims)[2] = s;
+    SEXP arr = PROTECT(Rf_allocArray(REALSXP, dims));
+    double* dst = REAL(arr);
+    for (size_t k = 0; k < (size_t)s; k++)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) dst[k * n * d + j * n + i] = out[k * n * d + i * d + j];
+    UNPROTECT(2);
+    return arr;
+}
+
+static SEXP r_clone(SEXP ptr) {
+    ijk_model* copy = NULL;
+    ijk_error* err = NULL;
+    if (ijk_model_clone(get_model(ptr), &copy, &err) != IJK_OK) raise_error(err);
+    return wrap_model(copy);
+}
+
+/* Epochs done, as a double (uint64 does not fit R's integers). */
+static SEXP r_epochs_done(SEXP ptr) {
+    uint64_t e = 0;
+    ijk_error* err = NULL;
+    if (ijk_model_epochs_done(get_model(ptr), &e, &err) != IJK_OK) raise_error(err);
+    return Rf_ScalarReal((double)e);
+}
+
+/* One ijk_model_info key as a string: a size query, then the copy. */
+static SEXP r_info(SEXP ptr, SEXP key) {
+    ijk_model* model = get_model(ptr);
+    if (!Rf_isString(key) || XLENGTH(key) != 1 || STRING_ELT(key, 0) == NA_STRING)
+        Rf_error("key must be a single string");
+    const char* k = CHAR(STRING_ELT(key, 0));
+    size_t needed = 0;
+    ijk_error* err = NULL;
+    if (ijk_model_info(model, k, NULL, 0, &needed, &err) != IJK_OK) raise_error(err);
+    char* buf = R_alloc(needed, 1);
+    if (ijk_model_info(model, k, buf, needed, NULL, &err) != IJK_OK) raise_error(err);
+    return Rf_mkString(buf);
 }
 
 /* Step index k (0-based) from R, refusing NA and negatives. */
@@ -410,6 +497,11 @@ static const R_CallMethodDef call_methods[] = {
     {"ijk_r_w1", (DL_FUNC)&r_w1, 2},
     {"ijk_r_save", (DL_FUNC)&r_save, 2},
     {"ijk_r_load", (DL_FUNC)&r_load, 2},
+    {"ijk_r_interaction_field", (DL_FUNC)&r_interaction_field, 3},
+    {"ijk_r_rollout", (DL_FUNC)&r_rollout, 4},
+    {"ijk_r_clone", (DL_FUNC)&r_clone, 1},
+    {"ijk_r_epochs_done", (DL_FUNC)&r_epochs_done, 1},
+    {"ijk_r_info", (DL_FUNC)&r_info, 2},
     {NULL, NULL, 0}};
 
 void R_init_ijkonet(DllInfo* dll) {

@@ -6,23 +6,43 @@ C ABI (`include/ijkonet.h`). Points are `n × d` matrices, one row per cell, as 
 they are handed to the library transposed (a `d × n` Julia matrix has the row-major layout the
 library expects).
 
-The library is looked up in `ENV["IJKONET_LIB"]` (a path to `libijkonet.so`) when the package is
-loaded, otherwise in the crate's `target/release`, otherwise on the system library path.
+The library is looked up in `ENV["IJKONET_LIB"]` (a path to `libijkonet.so`) each time the package is
+loaded (in `__init__`), otherwise in the crate's `target/release`, otherwise on the system library path.
+
+`fit!` and `predict` extend the generic functions of StatsAPI.jl (shared with StatsBase, GLM, MLJ
+models...), so `using IJKOnet` next to those packages does not clash. `simulate` and `save`, whose
+names other packages use for unrelated functions, are not exported: call `IJKOnet.simulate` and
+`IJKOnet.save`. `gradient` (Zygote, ForwardDiff) is exported as `grad_potential`.
 """
 module IJKOnet
 
 using Libdl
+import StatsAPI: fit!, predict
 
-export Model, IJKOnetError, Progress, fit!, predict, simulate, potential, gradient, save, load_model,
-    snapshot_times, theta3, state, dimension, rollout, baseline_predict, evaluate_step, wasserstein1
+export Model, IJKOnetError, Progress, fit!, predict, potential, grad_potential, load_model,
+    snapshot_times, theta3, state, dimension, rollout, baseline_predict, evaluate_step, wasserstein1,
+    interaction_field, epochs_done, model_info
 
 function _find_library()
     haskey(ENV, "IJKONET_LIB") && return ENV["IJKONET_LIB"]
     local_build = normpath(joinpath(@__DIR__, "..", "..", "..", "..", "target", "release", "libijkonet." * Libdl.dlext))
-    isfile(local_build) ? local_build : "libijkonet"
+    isfile(local_build) ? local_build : libijkonet
 end
 
-const libijkonet = _find_library()
+# Every call is `@ccall libijkonet.sym(...)` with `libijkonet` the library's SONAME, a constant: the
+# form every Julia version accepts (Julia 1.13 refuses call expressions such as `lib[]` as a ccall
+# library). The file itself is chosen at load time: `__init__` opens the path from `_find_library()`
+# with RTLD_GLOBAL, and the dynamic loader then resolves the SONAME to that already-loaded library.
+# (A path computed in a top-level `const` would be frozen into the precompile cache.)
+const libijkonet = "libijkonet.so.0"
+
+# The path `__init__` opened (for messages and tests).
+const library_path = Ref{String}("")
+
+function __init__()
+    library_path[] = _find_library()
+    Libdl.dlopen(library_path[], Libdl.RTLD_LAZY | Libdl.RTLD_GLOBAL)
+end
 
 const ERROR_KINDS = (:invalid_argument, :invalid_data, :io, :format, :numerical, :state, :torch, :cancelled,
     :internal, :panic)
@@ -179,7 +199,11 @@ function Base.show(io::IO, m::Model)
     end
     s = state(m)
     print(io, "IJKOnet.Model(", s)
-    s == :collecting || print(io, ", d=", dimension(m), ", times=", snapshot_times(m))
+    if s != :collecting
+        info = model_info(m)
+        print(io, ", ", info.method, ", variant=", info.variant, ", d=", dimension(m), ", times=", snapshot_times(m),
+            ", epochs=", epochs_done(m))
+    end
     print(io, ")")
 end
 
@@ -357,10 +381,11 @@ function rollout(m::Model, x::AbstractMatrix{<:Real}; from::Integer = 1, steps::
 end
 
 """
-    simulate(model, x0; t0=0.0, dt=0.1, n_steps=10, seed=0)
+    IJKOnet.simulate(model, x0; t0=0.0, dt=0.1, n_steps=10, seed=0)
 
 Euler–Maruyama simulation of the learned SDE from the cells `x0` (`n × d`): an
-`n × d × (n_steps + 1)` array whose first slice is `x0`.
+`n × d × (n_steps + 1)` array whose first slice is `x0`. Not exported (other packages have their
+own `simulate`): call it qualified.
 """
 function simulate(m::Model, x0::AbstractMatrix{<:Real}; t0::Real = 0.0, dt::Real = 0.1, n_steps::Integer = 10,
     seed::Integer = 0)
@@ -377,34 +402,146 @@ function simulate(m::Model, x0::AbstractMatrix{<:Real}; t0::Real = 0.0, dt::Real
     permutedims(out, (2, 1, 3))
 end
 
+# The time argument of the potential queries: `nothing` for one time (the scalar call), or the n
+# per-row times as a Vector{Float64} (the *_rows call).
+function _row_times(t, n)
+    t isa Real && return nothing
+    length(t) == n || throw(ArgumentError("t must be one time or one time per row of x ($n rows, $(length(t)) times)"))
+    Vector{Float64}(t)
+end
+
 """
     potential(model, x; t=0.0)
 
-The learned potential V(x, t) (up to a constant) at the rows of `x`: a vector.
+The learned potential V(x, t) (up to a constant) at the rows of `x`: a vector. `t` is one time for
+every row, or a vector with one time per row (for points living at different times); it matters
+only for time-dependent variants (`"t,V"`).
 """
-function potential(m::Model, x::AbstractMatrix{<:Real}; t::Real = 0.0)
+function potential(m::Model, x::AbstractMatrix{<:Real}; t::Union{Real,AbstractVector{<:Real}} = 0.0)
     rows = _rows(x)
     d, n = size(rows)
+    ts = _row_times(t, n)
     out = Vector{Float64}(undef, n)
     err = Ref{Ptr{Cvoid}}(C_NULL)
-    _check(@ccall(libijkonet.ijk_model_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t, d::Csize_t,
-        Float64(t)::Float64, out::Ptr{Float64}, n::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    if ts === nothing
+        _check(@ccall(libijkonet.ijk_model_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+            d::Csize_t, Float64(t)::Float64, out::Ptr{Float64}, n::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    else
+        _check(@ccall(libijkonet.ijk_model_potential_rows(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+            d::Csize_t, ts::Ptr{Float64}, out::Ptr{Float64}, n::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    end
     out
 end
 
 """
-    gradient(model, x; t=0.0)
+    grad_potential(model, x; t=0.0)
 
-The gradient ∇V(x, t) of the learned potential at the rows of `x` (the drift is −∇V): a matrix shaped like `x`.
+The gradient ∇V(x, t) of the learned potential at the rows of `x` (the drift is −∇V): a matrix
+shaped like `x`. `t` as in [`potential`](@ref): one time, or one per row. (`IJKOnet.gradient` is
+the same function under its former name, not exported: it clashes with Zygote and ForwardDiff.)
 """
-function gradient(m::Model, x::AbstractMatrix{<:Real}; t::Real = 0.0)
+function grad_potential(m::Model, x::AbstractMatrix{<:Real}; t::Union{Real,AbstractVector{<:Real}} = 0.0)
     rows = _rows(x)
+    d, n = size(rows)
+    ts = _row_times(t, n)
+    out = similar(rows)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    if ts === nothing
+        _check(@ccall(libijkonet.ijk_model_grad_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+            d::Csize_t, Float64(t)::Float64, out::Ptr{Float64}, length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    else
+        _check(@ccall(libijkonet.ijk_model_grad_potential_rows(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64},
+            n::Csize_t, d::Csize_t, ts::Ptr{Float64}, out::Ptr{Float64}, length(out)::Csize_t,
+            err::Ptr{Ptr{Cvoid}})::Int32), err)
+    end
+    permutedims(out)
+end
+
+const gradient = grad_potential
+
+"""
+    interaction_field(model, x, population)
+
+The interaction field (∇W ∗ ρ)(xᵢ) = (1/m) Σⱼ ∇W(xᵢ − yⱼ) at the rows xᵢ of `x` over the population
+ρ given by the m rows yⱼ of `population`: a matrix shaped like `x`. A variant without an interaction
+term (no `W`) throws an `IJKOnetError` of kind `:state`.
+"""
+function interaction_field(m::Model, x::AbstractMatrix{<:Real}, population::AbstractMatrix{<:Real})
+    rows = _rows(x)
+    pop = _rows(population)
+    size(rows, 1) == size(pop, 1) ||
+        throw(ArgumentError("x and population have different numbers of columns ($(size(rows, 1)) and $(size(pop, 1)))"))
     d, n = size(rows)
     out = similar(rows)
     err = Ref{Ptr{Cvoid}}(C_NULL)
-    _check(@ccall(libijkonet.ijk_model_grad_potential(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
-        d::Csize_t, Float64(t)::Float64, out::Ptr{Float64}, length(out)::Csize_t, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    _check(@ccall(libijkonet.ijk_model_interaction_field(_handle(m)::Ptr{Cvoid}, rows::Ptr{Float64}, n::Csize_t,
+        pop::Ptr{Float64}, size(pop, 2)::Csize_t, d::Csize_t, out::Ptr{Float64}, length(out)::Csize_t,
+        err::Ptr{Ptr{Cvoid}})::Int32), err)
     permutedims(out)
+end
+
+"""
+    copy(model) -> Model
+
+An exact, independent copy of a trained or loaded model's current parameters (`ijk_model_clone`),
+in state `:loaded`: it answers every query as the original does, cannot be trained, and does not
+change when the original trains further. Calls on one model run one at a time; give each task or
+thread its own copy to run queries in parallel (with `IJKOnet.set_num_threads(1)`).
+"""
+function Base.copy(m::Model)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_clone(_handle(m)::Ptr{Cvoid}, out::Ptr{Ptr{Cvoid}}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    Model(out[])
+end
+
+"""
+    set_num_threads(n)
+
+Set libtorch's intra-op thread count for the whole process (1 ≤ n ≤ 1024).
+"""
+function set_num_threads(n::Integer)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_set_num_threads(Int32(n)::Int32, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    nothing
+end
+
+"""Training epochs completed by the model (the count stored in the file for a loaded model)."""
+function epochs_done(m::Model)
+    out = Ref{UInt64}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_epochs_done(_handle(m)::Ptr{Cvoid}, out::Ptr{UInt64}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    Int(out[])
+end
+
+# One key of ijk_model_info: a size query, then the copy.
+function _info(m::Model, key::AbstractString)
+    needed = Ref{Csize_t}(0)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    _check(@ccall(libijkonet.ijk_model_info(_handle(m)::Ptr{Cvoid}, key::Cstring, C_NULL::Ptr{UInt8}, 0::Csize_t,
+        needed::Ptr{Csize_t}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    buf = Vector{UInt8}(undef, needed[])
+    _check(@ccall(libijkonet.ijk_model_info(_handle(m)::Ptr{Cvoid}, key::Cstring, buf::Ptr{UInt8}, length(buf)::Csize_t,
+        C_NULL::Ptr{Csize_t}, err::Ptr{Ptr{Cvoid}})::Int32), err)
+    GC.@preserve buf unsafe_string(pointer(buf))
+end
+
+"""
+    model_info(model)
+
+A description of a trained or loaded model: a NamedTuple `(method, variant, device, centre, scale)`:
+the learning method, the energy terms actually trained (e.g. `"t,V"`, never `"auto"`), the device
+(`"cpu"`, `"cuda:0"`) and the normalisation of the data (the model works in `(x .- centre) ./ scale`;
+`centre` has one value per coordinate).
+"""
+function model_info(m::Model)
+    norm = Dict{String,Vector{Float64}}()
+    for part in split(_info(m, "normalisation"), ';')
+        key, values = split(part, '='; limit = 2)
+        norm[strip(key)] = parse.(Float64, split(values, ','))
+    end
+    (method = _info(m, "method"), variant = _info(m, "variant"), device = _info(m, "device"),
+        centre = norm["centre"], scale = norm["scale"])
 end
 
 # The C codes of the naive predictions (IJK_BASELINE_* in ijkonet.h).
@@ -477,9 +614,10 @@ function wasserstein1(x::AbstractMatrix{<:Real}, y::AbstractMatrix{<:Real})
 end
 
 """
-    save(model, path)
+    IJKOnet.save(model, path)
 
-Save the trained model (weights, configuration, snapshot times) to one safetensors file.
+Save the trained model (weights, configuration, snapshot times) to one safetensors file. Not
+exported (FileIO, JLD2 and others export `save`): call it qualified.
 """
 function save(m::Model, path::AbstractString)
     err = Ref{Ptr{Cvoid}}(C_NULL)
@@ -490,7 +628,7 @@ end
 """
     load_model(path; device=nothing) -> Model
 
-Load a model saved by `save`; it answers queries but cannot be trained further. `device`:
+Load a model saved by `IJKOnet.save`; it answers queries but cannot be trained further. `device`:
 `nothing` (the device it was saved from, or the CPU when that CUDA device is not available),
 `"auto"`, `"cpu"`, `"cuda"` or `"cuda:N"`; any other string is an `IJKOnetError` of kind
 `:invalid_argument`.

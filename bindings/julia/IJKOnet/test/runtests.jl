@@ -1,6 +1,7 @@
 # Tests of the Julia bindings; they need Julia ≥ 1.9 and libijkonet (ENV["IJKONET_LIB"] or the
 # crate's target/release). Tiny data and networks, 2 epochs, one thread.
 using IJKOnet
+using Libdl
 using Random
 using Test
 
@@ -11,7 +12,7 @@ function tiny_data(n = 12)
     (x = x, time = repeat(times; inner = n))
 end
 
-tiny_model(; kw...) = Model(; variant = "V", energy_hidden = 8, map_hidden = 8, batch_size = 8, map_steps = 2,
+tiny_model(; variant = "V", kw...) = Model(; variant = variant, energy_hidden = 8, map_hidden = 8, batch_size = 8, map_steps = 2,
     threads = 1, device = "cpu", seed = 3, kw...)
 
 function trained_model()
@@ -24,6 +25,21 @@ end
     @testset "version" begin
         @test IJKOnet.abi_version() == 2
         @test IJKOnet.version() >= v"0.1.0"
+        # The path was resolved when the package loaded (__init__), not at precompile time, and the
+        # SONAME every call names is that library.
+        @test IJKOnet.library_path[] == get(ENV, "IJKONET_LIB", IJKOnet._find_library())
+        @test IJKOnet.libijkonet == "libijkonet.so.0"
+        @test Libdl.dlpath(Libdl.dlopen(IJKOnet.libijkonet)) == realpath(Libdl.dlpath(Libdl.dlopen(IJKOnet.library_path[])))
+    end
+
+    @testset "names shared with other packages" begin
+        # fit! and predict are StatsAPI's generic functions (as in StatsBase, GLM): no clash.
+        @test nameof(parentmodule(fit!)) == :StatsAPI
+        @test nameof(parentmodule(predict)) == :StatsAPI
+        # simulate and save are not exported: called qualified.
+        @test !(:simulate in names(IJKOnet)) && !(:save in names(IJKOnet)) && !(:gradient in names(IJKOnet))
+        @test isdefined(IJKOnet, :simulate) && isdefined(IJKOnet, :save)
+        @test IJKOnet.gradient === grad_potential
     end
 
     @testset "fit!" begin
@@ -79,12 +95,12 @@ end
     @testset "simulate" begin
         m = trained_model()
         x0 = tiny_data().x[1:5, :]
-        s = simulate(m, x0; dt = 0.05, n_steps = 4, seed = 7)
+        s = IJKOnet.simulate(m, x0; dt = 0.05, n_steps = 4, seed = 7)
         @test size(s) == (5, 2, 5)
         @test s[:, :, 1] ≈ x0
-        @test s == simulate(m, x0; dt = 0.05, n_steps = 4, seed = 7)
+        @test s == IJKOnet.simulate(m, x0; dt = 0.05, n_steps = 4, seed = 7)
         e = try
-            simulate(m, x0; dt = -1.0, n_steps = 2)
+            IJKOnet.simulate(m, x0; dt = -1.0, n_steps = 2)
         catch err
             err
         end
@@ -94,7 +110,7 @@ end
     @testset "potential and gradient" begin
         m = trained_model()
         x = tiny_data().x[1:4, :]
-        g = gradient(m, x)
+        g = grad_potential(m, x)
         @test size(g) == size(x)
         h = 1e-2 # float32 networks: a larger step keeps rounding out of the difference
         for j in 1:2
@@ -105,10 +121,66 @@ end
         end
     end
 
+    @testset "per-row times" begin
+        d = tiny_data()
+        m = fit!(tiny_model(variant = "t,V"), d.x, d.time; epochs = 2, progress = false)
+        x = d.x[1:4, :]
+        ts = [0.0, 0.5, 1.0, 2.0]
+        v = potential(m, x; t = ts)
+        g = grad_potential(m, x; t = ts)
+        for i in 1:4
+            @test isapprox(v[i], potential(m, x[i:i, :]; t = ts[i])[1]; rtol = 1e-6)
+            @test isapprox(g[i, :], grad_potential(m, x[i:i, :]; t = ts[i])[1, :]; rtol = 1e-6)
+        end
+        @test isapprox(potential(m, x; t = 1.0), potential(m, x; t = fill(1.0, 4)); rtol = 1e-6)
+        @test_throws ArgumentError potential(m, x; t = [0.0, 1.0])
+        @test_throws ArgumentError grad_potential(m, x; t = [0.0, 1.0, 2.0])
+        e = try
+            potential(m, x; t = [0.0, NaN, 1.0, 2.0])
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :invalid_argument
+    end
+
+    @testset "copy, model_info, epochs_done, interaction_field" begin
+        m = trained_model()
+        x = tiny_data().x
+        c = copy(m)
+        @test state(c) == :loaded
+        @test potential(c, x) == potential(m, x)
+        @test_throws IJKOnetError fit!(c; epochs = 1, progress = false)
+        before = potential(c, x)
+        fit!(m; epochs = 1, progress = false)
+        @test potential(c, x) == before # the copy is independent of further training
+        @test_throws IJKOnetError copy(tiny_model())
+        @test epochs_done(m) == 3
+        @test epochs_done(c) == 2
+        info = model_info(m)
+        @test keys(info) == (:method, :variant, :device, :centre, :scale)
+        @test info.method == "ijkonet" && info.variant == "V" && info.device == "cpu"
+        @test length(info.centre) == 2 && all(isfinite, info.centre) && all(>(0), info.scale)
+        @test_throws IJKOnetError model_info(tiny_model())
+        @test occursin("epochs=3", sprint(show, m))
+        d = tiny_data()
+        mw = fit!(tiny_model(variant = "V+W"), d.x, d.time; epochs = 1, progress = false)
+        f = interaction_field(mw, x[1:3, :], x)
+        @test size(f) == (3, 2) && all(isfinite, f)
+        @test isapprox(interaction_field(mw, x[1:3, :], x[5:5, :]), interaction_field(mw, x[1:3, :], x[[5, 5, 5], :]);
+            rtol = 1e-6)
+        @test_throws ArgumentError interaction_field(mw, x[1:3, :], x[:, 1:1])
+        e = try
+            interaction_field(m, x[1:3, :], x)
+        catch err
+            err
+        end
+        @test e isa IJKOnetError && e.kind == :state
+    end
+
     @testset "save and load" begin
         m = trained_model()
         path = tempname() * ".safetensors"
-        save(m, path)
+        IJKOnet.save(m, path)
         loaded = load_model(path)
         @test state(loaded) == :loaded
         x = tiny_data().x[1:6, :]
@@ -187,7 +259,7 @@ end
         end
         # A loaded model keeps its baseline fits.
         path = tempname() * ".safetensors"
-        save(m, path)
+        IJKOnet.save(m, path)
         ev = evaluate_step(m, 1, held[1], held[2])
         ev2 = evaluate_step(load_model(path), 1, held[1], held[2])
         @test all(isapprox.(values(ev2), values(ev); atol = 1e-6))

@@ -7,8 +7,8 @@ tiny_data <- function(n = 12L) {
   list(x = x, time = rep(times, each = n))
 }
 
-tiny_model <- function(...) {
-  ijkonet_model(variant = "V", energy_hidden = 8, map_hidden = 8, batch_size = 8, map_steps = 2,
+tiny_model <- function(variant = "V", ...) {
+  ijkonet_model(variant = variant, energy_hidden = 8, map_hidden = 8, batch_size = 8, map_steps = 2,
                 threads = 1, device = "cpu", seed = 3, ...)
 }
 

@@ -8,7 +8,7 @@ use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
-use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
+use crate::methods::{sample_batch, Trainer};
 use crate::model::{new_networks, warm_start_applies, Model, TimeAxis};
 use crate::tensor::to_tensor;
 use rand::{Rng, SeedableRng};
@@ -30,8 +30,7 @@ pub struct IJKOnetTrainer {
     energy_opt: nn::Optimizer,
     map_opt: nn::Optimizer,
     rng: ChaCha8Rng,
-    /// Last parameters known to give finite losses, restored when training diverges.
-    backup: Vec<Tensor>,
+    /// Training diverged: steps are refused (the model keeps the last finite parameters).
     failed: bool,
     iterations: usize,
 }
@@ -100,7 +99,7 @@ impl IJKOnetTrainer {
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
         let energy_opt = config.energy_optim.build(&live.vs)?;
         let map_opt = config.map_optim.build(&live_maps.vs)?;
-        let mut t = IJKOnetTrainer {
+        let t = IJKOnetTrainer {
             model,
             live,
             live_maps,
@@ -108,11 +107,9 @@ impl IJKOnetTrainer {
             energy_opt,
             map_opt,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
-            backup: Vec::new(),
             failed: false,
             iterations: 0,
         };
-        t.backup = t.snapshot_parameters();
         Ok(t)
     }
 
@@ -125,10 +122,6 @@ impl IJKOnetTrainer {
         let mut v = self.live.vs.trainable_variables();
         v.extend(self.live_maps.vs.trainable_variables());
         v
-    }
-
-    fn snapshot_parameters(&self) -> Vec<Tensor> {
-        snapshot_parameters(&self.parameters())
     }
 
     /// One fresh batch per snapshot in `snapshots`, stacked row-wise, with per-row time features.
@@ -209,37 +202,47 @@ impl IJKOnetTrainer {
         let cfg = self.model.config.clone();
         self.live.set_trainable(false);
         self.live_maps.set_trainable(true);
-        let mut map_sum = 0.0;
+        // The losses stay on the device and are read once per iteration, with a finiteness probe of
+        // every parameter (Σ 0·p is NaN iff some p is not finite): one host synchronisation instead
+        // of one per loss and per parameter tensor. A non-finite value found only here has already
+        // gone through an optimiser step; the live parameters are then reset from the model's
+        // (updated only after this check, so finite).
+        let mut map_total = Tensor::zeros([], (tch::Kind::Float, self.model.device));
         for _ in 0..cfg.map_steps {
             let loss = self.map_loss();
-            let value = loss.double_value(&[]);
-            if !value.is_finite() {
-                return self.diverged("map", value);
-            }
+            map_total += loss.detach();
             cfg.map_optim.step(&mut self.map_opt, &loss);
-            map_sum += value;
         }
         self.live_maps.set_trainable(false);
         self.live.set_trainable(true);
         let loss = self.energy_loss();
-        let energy_value = loss.double_value(&[]);
-        if !energy_value.is_finite() {
-            return self.diverged("energy", energy_value);
-        }
+        let energy_total = loss.detach();
         cfg.energy_optim.step(&mut self.energy_opt, &loss);
         self.live_maps.set_trainable(true);
-        if self.parameters().iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0)) {
-            return self.diverged("parameter", f64::NAN);
+        let probe = tch::no_grad(|| {
+            let parts: Vec<Tensor> = self.parameters().iter().map(|p| (p * 0.0).sum(tch::Kind::Float)).collect();
+            Tensor::stack(&parts, 0).sum(tch::Kind::Float)
+        });
+        let values =
+            Vec::<f64>::try_from(&Tensor::stack(&[energy_total, map_total, probe], 0).to_kind(tch::Kind::Double))?;
+        let (energy_value, map_sum) = (values[0], values[1]);
+        for (what, v) in [("map", map_sum), ("energy", energy_value), ("parameter", values[2])] {
+            if !v.is_finite() {
+                return self.diverged(what, v);
+            }
         }
         copy_parameters(&self.live.vs, &self.model.energy.vs, cfg.energy_ema);
         copy_parameters(&self.live_maps.vs, &self.model.maps()?.vs, cfg.map_ema);
-        self.backup = self.snapshot_parameters();
         self.iterations += 1;
         Ok((energy_value, map_sum / cfg.map_steps as f64))
     }
 
+    /// Stop on a non-finite value: the live parameters go back to the model's (the last finite ones,
+    /// as averaged) and further steps are refused.
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
-        restore_parameters(&self.parameters(), &self.backup);
+        let maps = self.model.maps()?;
+        copy_parameters(&self.model.energy.vs, &self.live.vs, 0.0);
+        copy_parameters(&maps.vs, &self.live_maps.vs, 0.0);
         self.live.set_trainable(true);
         self.live_maps.set_trainable(true);
         self.failed = true;

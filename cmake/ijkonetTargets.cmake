@@ -29,7 +29,8 @@ if(NOT TARGET ijkonet::ijkonet_static)
     IMPORTED_LINK_INTERFACE_LANGUAGES "C;CXX"
     INTERFACE_INCLUDE_DIRECTORIES "${_ijk_include_dir}"
     # libtorch_cuda registers the CUDA backend when loaded, without symbol references: keep it.
-    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;${_ijk_openblas};gfortran;stdc++;Threads::Threads;dl;m;rt;util"
+    # hdf5_serial: Debian's libhdf5 (libhdf5-dev), which the .h5ad reader calls.
+    INTERFACE_LINK_LIBRARIES "-Wl,--no-as-needed;${_ijk_torch_libs};-Wl,--as-needed;${_ijk_openblas};gfortran;hdf5_serial;stdc++;Threads::Threads;dl;m;rt;util"
     # OpenBLAS's symbols must not be exported from the executable, or they displace libtorch's own BLAS.
     INTERFACE_LINK_OPTIONS "LINKER:-rpath,${_ijk_libtorch_lib};LINKER:--exclude-libs,libopenblas.a")
 endif()

@@ -6,8 +6,9 @@ set -euo pipefail
 
 # System BLAS/LAPACK for ndarray-linalg (JKOnet*_l closed form): Debian's OpenBLAS, linked statically
 # (.cargo/config.toml), and the Fortran runtime its LAPACK needs; installed once.
+# HDF5 for the .h5ad reader (hdf5-metno): Debian's libhdf5-dev (1.10), found through pkg-config.
 _missing=""
-for _pkg in libopenblas-dev liblapack-dev libgfortran-12-dev; do
+for _pkg in libopenblas-dev liblapack-dev libgfortran-12-dev libhdf5-dev pkg-config; do
     dpkg -s "$_pkg" >/dev/null 2>&1 || _missing="$_missing $_pkg"
 done
 if [ -n "$_missing" ]; then

@@ -4,7 +4,11 @@
 
 use clap::{Args, Parser, Subcommand};
 use ijkonet::baselines::Baseline;
-use ijkonet::data::{read_csv, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, LabelColumn};
+use ijkonet::data::h5ad::parse_time_values;
+use ijkonet::data::{
+    read_csv, read_h5ad, read_labelled_npy, read_npy_matrix, read_npz, write_npz, CsvOptions, H5adOptions, LabelColumn,
+    Matrix,
+};
 use ijkonet::methods::{self, Progress};
 use ijkonet::metrics::{
     bures::bw_uvp,
@@ -116,7 +120,8 @@ struct GenerateArgs {
 /// Where snapshot data come from.
 #[derive(Args)]
 struct DataArgs {
-    /// Snapshot data: .npz (data, labels[, times]), .npy (with --labels) or .csv (one row per point).
+    /// Snapshot data: .npz (data, labels[, times]), .npy (with --labels), .csv (one row per point)
+    /// or AnnData .h5ad (with --time-key).
     data: PathBuf,
     /// Per-row time labels (.npy) for a .npy data matrix.
     #[arg(long)]
@@ -124,6 +129,18 @@ struct DataArgs {
     /// CSV column holding the time label: a header name or a zero-based index (default: the last).
     #[arg(long)]
     label_column: Option<String>,
+    /// .h5ad: the obs column holding each cell's time (numeric, or categorical with numeric labels).
+    #[arg(long, value_name = "COLUMN")]
+    time_key: Option<String>,
+    /// .h5ad: read the points from obsm[KEY] (e.g. X_pca) instead of X.
+    #[arg(long, value_name = "KEY")]
+    obsm: Option<String>,
+    /// .h5ad: read the points from layers[NAME] instead of X.
+    #[arg(long, value_name = "NAME", conflicts_with = "obsm")]
+    layer: Option<String>,
+    /// .h5ad: times of a label column's values, e.g. day2=2,day10=10 (for non-numeric labels).
+    #[arg(long, value_name = "LABEL=TIME,...")]
+    time_values: Option<String>,
 }
 
 /// An optional per-snapshot random split of the data.
@@ -380,7 +397,31 @@ fn load_data(a: &DataArgs) -> Result<Snapshots> {
     if a.label_column.is_some() && ext != "csv" {
         return Err(Error::invalid_argument("--label-column applies only to .csv data"));
     }
+    let h5ad_flags = [
+        (a.time_key.is_some(), "--time-key"),
+        (a.obsm.is_some(), "--obsm"),
+        (a.layer.is_some(), "--layer"),
+        (a.time_values.is_some(), "--time-values"),
+    ];
+    if let Some((_, flag)) = h5ad_flags.iter().find(|(set, _)| *set && ext != "h5ad") {
+        return Err(Error::invalid_argument(format!("{flag} applies only to .h5ad data")));
+    }
     match ext.as_str() {
+        "h5ad" => {
+            let time_key = a.time_key.clone().ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "{}: .h5ad data need the obs column of the times: --time-key COLUMN",
+                    path.display()
+                ))
+            })?;
+            let matrix = match (&a.obsm, &a.layer) {
+                (Some(k), _) => Matrix::Obsm(k.clone()),
+                (_, Some(l)) => Matrix::Layer(l.clone()),
+                _ => Matrix::X,
+            };
+            let time_values = a.time_values.as_deref().map(parse_time_values).transpose()?;
+            read_h5ad(path, &H5adOptions { matrix, time_key, time_values })
+        }
         "npz" => read_npz(path),
         "npy" => {
             let labels = a.labels.as_ref().ok_or_else(|| {
@@ -399,7 +440,7 @@ fn load_data(a: &DataArgs) -> Result<Snapshots> {
             read_csv(path, &CsvOptions { label, ..CsvOptions::default() })
         }
         _ => Err(Error::invalid_argument(format!(
-            "{}: unknown data format (expected .npz, .npy with --labels, or .csv)",
+            "{}: unknown data format (expected .npz, .npy with --labels, .csv, or .h5ad with --time-key)",
             path.display()
         ))),
     }

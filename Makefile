@@ -86,14 +86,15 @@ bench:
 # Fuzzing with cargo-fuzz (libFuzzer, nightly; `cargo install cargo-fuzz` once): each target in turn
 # for FUZZ_SECONDS (one job), on its committed corpus fuzz/corpus/<target>, which new inputs join.
 # A crash stops the run and leaves the input in fuzz/artifacts/<target>/ (docs/RELIABILITY.md).
-# FUZZ_SANITIZER=none runs libFuzzer's coverage without AddressSanitizer.
+# FUZZ_SANITIZER=none runs libFuzzer's coverage without AddressSanitizer. The fuzz binaries carry no
+# rpath to libtorch (build.rs sets it for this crate's own binaries only), hence LD_LIBRARY_PATH.
 FUZZ_SECONDS ?= 60
 FUZZ_SANITIZER ?= address
 FUZZ_TARGETS ?= npy npz csv config model_load ffi_calls
 .PHONY: fuzz
 fuzz:
 	$(ENV) cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
-	$(ENV) cd fuzz && for t in $(FUZZ_TARGETS); do \
+	$(ENV) export LD_LIBRARY_PATH=$$LIBTORCH/lib && cd fuzz && for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
 	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 || exit 1; \
 	done

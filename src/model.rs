@@ -140,6 +140,7 @@ fn by_chunks<F>(x: ArrayView2<f64>, mut f: F) -> Result<Array2<f64>>
 where
     F: FnMut(ArrayView2<f64>) -> Result<Array2<f64>>,
 {
+    crate::device::sync_intra_op_threads();
     if x.nrows() <= QUERY_CHUNK_ROWS {
         return f(x);
     }
@@ -214,9 +215,9 @@ impl Model {
     /// host program's own setting survives `Model::load`.
     pub fn apply_threads(&self) {
         match (self.config.threads, self.device) {
-            (0, Device::Cpu) => tch::set_num_threads(1),
+            (0, Device::Cpu) => crate::device::set_intra_op_threads(1),
             (0, _) => {}
-            (n, _) => tch::set_num_threads(i32::try_from(n).unwrap_or(i32::MAX)),
+            (n, _) => crate::device::set_intra_op_threads(i32::try_from(n).unwrap_or(i32::MAX)),
         }
     }
 
@@ -417,12 +418,19 @@ impl Model {
         to_array(&y)
     }
 
+    /// The network time feature of `t`, refused when `t` is not finite or the feature does not fit
+    /// the f32 networks (a time of 1e300 would otherwise fail inside libtorch).
     fn check_time(&self, t: f64) -> Result<f64> {
-        if t.is_finite() {
-            Ok(self.axis.feature(t))
-        } else {
-            Err(Error::invalid_argument(format!("time {t} is not finite")))
+        if !t.is_finite() {
+            return Err(Error::invalid_argument(format!("time {t} is not finite")));
         }
+        let feature = self.axis.feature(t);
+        if feature.abs() > f64::from(f32::MAX) {
+            return Err(Error::invalid_argument(format!(
+                "time {t} is too far from the snapshot times for the f32 networks"
+            )));
+        }
+        Ok(feature)
     }
 
     /// Energy values: network units → data units. With x = c + s·z and t = scale·t_n, the flow

@@ -10,9 +10,9 @@
 use super::Snapshots;
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2, ArrayD, Axis, Ix1, Ix2, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
+use ndarray_npy::{NpzWriter, ReadNpyError, ReadNpyExt, ReadableElement};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 /// Element types accepted in .npy files, all widened to f64.
@@ -26,6 +26,170 @@ widen!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
 
 fn open(path: &Path) -> Result<BufReader<File>> {
     File::open(path).map(BufReader::new).map_err(|e| Error::io(format!("cannot open {}: {e}", path.display())))
+}
+
+/// Longest .npy header read before the size check (numpy itself refuses more than 10 000 bytes).
+const MAX_NPY_HEADER: usize = 1 << 20;
+
+/// What an .npy header declares, parsed completely so that nothing ndarray-npy would read differs.
+#[derive(Debug, PartialEq)]
+struct NpyHeader {
+    descr: String,
+    shape: Vec<u64>,
+    /// Bytes before the data: magic, version, header length and header.
+    data_offset: u64,
+}
+
+/// Read and parse the header at the start of an .npy stream.
+fn read_npy_header<R: Read>(reader: R, what: &str) -> Result<NpyHeader> {
+    let bad = |m: String| Error::format(format!("{what}: not a readable .npy array: {m}"));
+    let mut reader = reader.take(MAX_NPY_HEADER as u64 + 12);
+    let mut prefix = [0u8; 10];
+    reader.read_exact(&mut prefix).map_err(|_| bad("the file is shorter than an .npy header".into()))?;
+    if &prefix[..6] != b"\x93NUMPY" {
+        return Err(bad("no .npy magic string at the start".into()));
+    }
+    let (len, offset) = match prefix[6] {
+        1 => (usize::from(u16::from_le_bytes([prefix[8], prefix[9]])), 10),
+        2 | 3 => {
+            let mut rest = [0u8; 2];
+            reader.read_exact(&mut rest).map_err(|_| bad("truncated header length".into()))?;
+            (u32::from_le_bytes([prefix[8], prefix[9], rest[0], rest[1]]) as usize, 12)
+        }
+        v => return Err(bad(format!("unsupported .npy format version {v}.{}", prefix[7]))),
+    };
+    if len > MAX_NPY_HEADER {
+        return Err(bad(format!("header of {len} bytes (at most {MAX_NPY_HEADER} accepted)")));
+    }
+    let mut text = Vec::new();
+    reader.take(len as u64).read_to_end(&mut text).map_err(|e| bad(e.to_string()))?;
+    if text.len() < len {
+        return Err(bad(format!("truncated header ({} of {len} bytes)", text.len())));
+    }
+    let text = std::str::from_utf8(&text).map_err(|_| bad("the header is not text".into()))?;
+    let (descr, shape) = parse_npy_dict(text).map_err(|m| bad(format!("{m} in header {:?}", text.trim_end())))?;
+    Ok(NpyHeader { descr, shape, data_offset: (offset + len) as u64 })
+}
+
+/// Parse the header dictionary strictly: exactly the keys `descr`, `fortran_order` and `shape`, each
+/// once, with plain literals. A looser parse could read another shape than ndarray-npy does (a
+/// duplicated key, an escape in a key) and let it allocate what was never checked.
+fn parse_npy_dict(text: &str) -> std::result::Result<(String, Vec<u64>), String> {
+    let mut s = text.trim_end_matches(['\n', ' ', '\0']).trim_start();
+    let eat = |s: &mut &str, c: char| -> bool {
+        *s = s.trim_start();
+        s.strip_prefix(c).map(|r| *s = r).is_some()
+    };
+    let string = |s: &mut &str| -> std::result::Result<String, String> {
+        *s = s.trim_start();
+        let q = s.chars().next().filter(|c| *c == '\'' || *c == '"').ok_or("expected a quoted string")?;
+        let end = s[1..].find(q).ok_or("unterminated string")? + 1;
+        let body = &s[1..end];
+        if body.contains('\\') {
+            return Err("escape sequences are not accepted".into());
+        }
+        *s = &s[end + 1..];
+        Ok(body.to_string())
+    };
+    if !eat(&mut s, '{') {
+        return Err("expected '{'".into());
+    }
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    loop {
+        if eat(&mut s, '}') {
+            break;
+        }
+        let key = string(&mut s)?;
+        if !eat(&mut s, ':') {
+            return Err(format!("expected ':' after '{key}'"));
+        }
+        match key.as_str() {
+            "descr" if descr.is_none() => descr = Some(string(&mut s)?),
+            "fortran_order" if fortran.is_none() => {
+                s = s.trim_start();
+                let v =
+                    ["True", "False"].into_iter().find(|v| s.starts_with(v)).ok_or("fortran_order is not a boolean")?;
+                s = &s[v.len()..];
+                fortran = Some(v == "True");
+            }
+            "shape" if shape.is_none() => {
+                let close = if eat(&mut s, '(') {
+                    ')'
+                } else if eat(&mut s, '[') {
+                    ']'
+                } else {
+                    return Err("shape is not a tuple".into());
+                };
+                let end = s.find(close).ok_or("unterminated shape")?;
+                let mut dims = Vec::new();
+                for part in s[..end].split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let digits = part.strip_suffix('L').unwrap_or(part);
+                    dims.push(digits.parse::<u64>().map_err(|_| format!("shape entry '{part}' is not a size"))?);
+                }
+                s = &s[end + 1..];
+                shape = Some(dims);
+            }
+            k => return Err(format!("unexpected or repeated key '{k}'")),
+        }
+        if !eat(&mut s, ',') {
+            if eat(&mut s, '}') {
+                break;
+            }
+            return Err("expected ',' or '}'".into());
+        }
+    }
+    if !s.trim().is_empty() {
+        return Err("text after the dictionary".into());
+    }
+    match (descr, fortran, shape) {
+        (Some(d), Some(_), Some(sh)) => Ok((d, sh)),
+        _ => Err("a key of descr/fortran_order/shape is missing".into()),
+    }
+}
+
+/// Bytes per element of the numpy type strings the decoder reads (those ndarray-npy accepts for the
+/// types of [`Widen`]); None for any other type. ndarray-npy allocates before it checks the type, so
+/// a type of size 0 ("|S0") must not pass with an unbounded element count.
+fn item_size(descr: &str) -> Option<u64> {
+    match descr {
+        "<f8" | ">f8" | "<i8" | ">i8" | "<u8" | ">u8" => Some(8),
+        "<f4" | ">f4" | "<i4" | ">i4" | "<u4" | ">u4" => Some(4),
+        "<i2" | ">i2" | "<u2" | ">u2" => Some(2),
+        "|i1" | "i1" | "b" | "|u1" | "u1" | "B" => Some(1),
+        _ => None,
+    }
+}
+
+/// Refuse an .npy whose header declares more data than the `available` bytes hold, before
+/// ndarray-npy allocates what the header declares (it allocates first, then reads).
+fn check_npy_size(header: &NpyHeader, available: u64, what: &str) -> Result<()> {
+    let shape = &header.shape;
+    let size = item_size(&header.descr).ok_or_else(|| {
+        Error::format(format!("{what}: unsupported dtype '{}' (expected a float or integer array)", header.descr))
+    })?;
+    let bytes = shape
+        .iter()
+        .try_fold(size, |acc, &n| acc.checked_mul(n))
+        .ok_or_else(|| Error::format(format!("{what}: the header declares shape {shape:?}, whose size overflows")))?;
+    let data = available.saturating_sub(header.data_offset);
+    if bytes > data {
+        let count: u64 = shape.iter().product();
+        return Err(Error::format(format!(
+            "{what}: the header declares shape {shape:?} of '{}' ({count} values, {bytes} bytes) but only \
+             {data} bytes of data follow: the file is truncated or corrupt",
+            header.descr
+        )));
+    }
+    Ok(())
+}
+
+/// Decode an .npy file after checking its header against the file length.
+fn decode_npy_file(path: &Path, what: &str) -> Result<ArrayD<f64>> {
+    let mut reader = open(path)?;
+    let len = reader.get_ref().metadata().map_err(|e| Error::io(format!("cannot read {what}: {e}")))?.len();
+    let header = read_npy_header(&mut reader, what)?;
+    check_npy_size(&header, len, what)?;
+    decode_npy(reader, what)
 }
 
 /// Decode an .npy stream of any accepted numeric dtype into f64.
@@ -72,41 +236,90 @@ fn to_vector(a: ArrayD<f64>, what: &str) -> Result<Array1<f64>> {
 pub fn read_npy_matrix(path: impl AsRef<Path>) -> Result<Array2<f64>> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    to_matrix(decode_npy(open(path)?, &what)?, &what)
+    to_matrix(decode_npy_file(path, &what)?, &what)
 }
 
 /// Read a .npy vector (n or n×1) of floats or integers as f64.
 pub fn read_npy_vector(path: impl AsRef<Path>) -> Result<Array1<f64>> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    to_vector(decode_npy(open(path)?, &what)?, &what)
+    to_vector(decode_npy_file(path, &what)?, &what)
 }
 
 /// Read snapshots from a point matrix and a per-row label vector stored as two .npy files.
 /// Each distinct label is one snapshot; its time is the label value.
 pub fn read_labelled_npy(data: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Snapshots> {
     let x = read_npy_matrix(data)?;
-    let l = read_npy_vector(labels)?;
-    Snapshots::from_labelled(x.view(), l.as_slice().expect("contiguous"), None)
+    let l = read_npy_vector(&labels)?;
+    let column = labels.as_ref().display().to_string();
+    Snapshots::from_labelled_column(x.view(), l.as_slice().expect("contiguous"), None, &column)
 }
 
-fn npz_array<R: Read + Seek>(npz: &mut NpzReader<R>, names: &[String], name: &str, what: &str) -> Result<ArrayD<f64>> {
-    if !names.iter().any(|n| n == name) {
-        return Err(Error::format(format!("{what}: no array named '{name}' (arrays: {})", names.join(", "))));
+/// An .npz archive opened for reading: the zip layer is read here, ndarray-npy decodes the entries.
+struct Npz {
+    zip: zip::ZipArchive<BufReader<File>>,
+    /// Array names: entry names without ".npy", as numpy writes them.
+    names: Vec<String>,
+    what: String,
+}
+
+impl Npz {
+    fn open(path: &Path) -> Result<Npz> {
+        let what = path.display().to_string();
+        let zip = zip::ZipArchive::new(open(path)?)
+            .map_err(|e| Error::format(format!("{what}: not an .npz archive: {e}")))?;
+        let names = zip.file_names().map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string()).collect();
+        Ok(Npz { zip, names, what })
     }
-    macro_rules! attempt {
-        ($($t:ty),*) => {{
-            $(
-                match npz.by_name::<ndarray::OwnedRepr<$t>, IxDyn>(name) {
-                    Ok(a) => return Ok(a.mapv(Widen::widen)),
-                    Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-                    Err(e) => return Err(Error::format(format!("{what}: array '{name}': {e}"))),
-                }
-            )*
-        }};
+
+    fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
     }
-    attempt!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
-    Err(Error::format(format!("{what}: array '{name}' has an unsupported dtype")))
+
+    /// Decode array `name` (entry `name.npy` or `name`) as f64.
+    fn array(&mut self, name: &str) -> Result<ArrayD<f64>> {
+        let what = format!("{}: array '{name}'", self.what);
+        if !self.has(name) {
+            let mut names = self.names.clone();
+            names.sort();
+            return Err(Error::format(format!(
+                "{}: no array named '{name}' (arrays: {})",
+                self.what,
+                names.join(", ")
+            )));
+        }
+        let entry = if self.zip.index_for_name(&format!("{name}.npy")).is_some() {
+            format!("{name}.npy")
+        } else {
+            name.to_string()
+        };
+        let mut file = self.zip.by_name(&entry).map_err(|e| Error::format(format!("{what}: {e}")))?;
+        let declared = file.size();
+        // The header first: refused against the entry's declared size before anything large is read.
+        let mut head = Vec::new();
+        (&mut file).take(MAX_NPY_HEADER as u64 + 12).read_to_end(&mut head).map_err(|e| zip_read(&what, e))?;
+        let header = read_npy_header(head.as_slice(), &what)?;
+        check_npy_size(&header, declared, &what)?;
+        // Then the rest, growing with the bytes that actually arrive (the declared size is not
+        // trusted for an allocation) and stopping one byte past it.
+        let mut bytes = head;
+        (&mut file)
+            .take((declared + 1).saturating_sub(bytes.len() as u64))
+            .read_to_end(&mut bytes)
+            .map_err(|e| zip_read(&what, e))?;
+        if bytes.len() as u64 != declared {
+            return Err(Error::format(format!(
+                "{what}: the entry holds {} bytes but the archive declares {declared}",
+                bytes.len()
+            )));
+        }
+        check_npy_size(&header, bytes.len() as u64, &what)?;
+        decode_npy(Cursor::new(bytes), &what)
+    }
+}
+
+fn zip_read(what: &str, e: std::io::Error) -> Error {
+    Error::format(format!("{what}: cannot decompress: {e}"))
 }
 
 /// Read snapshots from an .npz holding `data` (N×d), `labels` (N) and optionally `times`
@@ -114,22 +327,22 @@ fn npz_array<R: Read + Seek>(npz: &mut NpzReader<R>, names: &[String], name: &st
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Snapshots> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    let mut npz =
-        NpzReader::new(open(path)?).map_err(|e| Error::format(format!("{what}: not an .npz archive: {e}")))?;
-    let names = npz.names().map_err(|e| Error::format(format!("{what}: {e}")))?;
-    let data = to_matrix(npz_array(&mut npz, &names, "data", &what)?, &what)?;
-    let labels = to_vector(npz_array(&mut npz, &names, "labels", &what)?, &what)?;
-    let times = if names.iter().any(|n| n == "times") {
-        Some(to_vector(npz_array(&mut npz, &names, "times", &what)?, &what)?)
-    } else {
-        None
-    };
+    let mut npz = Npz::open(path)?;
+    let data = to_matrix(npz.array("data")?, &what)?;
+    let labels = to_vector(npz.array("labels")?, &what)?;
+    let times = if npz.has("times") { Some(to_vector(npz.array("times")?, &what)?) } else { None };
     let labels = labels.to_vec();
+    let column = "array 'labels'";
     match times {
-        None => Snapshots::from_labelled(data.view(), &labels, None),
+        None => Snapshots::from_labelled_column(data.view(), &labels, None, column).map_err(|e| e.context(&what)),
         Some(times) => {
+            if let Some(bad) = labels.iter().find(|l| !l.is_finite()) {
+                return Err(Error::invalid_data(format!("{what}: array 'labels': label {bad} is not finite")));
+            }
+            // Finite, so partial_cmp is total and -0.0 equals 0.0, as in the grouping.
+            let cmp = |a: &f64, b: &f64| a.partial_cmp(b).expect("finite labels");
             let mut distinct = labels.clone();
-            distinct.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            distinct.sort_by(cmp);
             distinct.dedup();
             if distinct.len() != times.len() {
                 return Err(Error::format(format!(
@@ -138,11 +351,12 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Snapshots> {
                     distinct.len()
                 )));
             }
+            // Binary search: a linear lookup per label would make grouping quadratic.
             let lookup = |l: f64| {
-                let k = distinct.iter().position(|&d| d == l).expect("label from the same list");
+                let k = distinct.binary_search_by(|d| cmp(d, &l)).expect("label from the same list");
                 times[k]
             };
-            Snapshots::from_labelled(data.view(), &labels, Some(&lookup))
+            Snapshots::from_labelled_column(data.view(), &labels, Some(&lookup), column).map_err(|e| e.context(&what))
         }
     }
 }
@@ -250,17 +464,15 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Snapshots> 
         }
     };
     let d = ncols - 1;
+    let line0 = if has_header { 2 } else { 1 };
+    // Row lengths first: only then is rows × d bounded by the fields actually read (a long header
+    // over many short rows would otherwise ask for an impossible allocation).
+    if let Some((r, rec)) = rows.iter().enumerate().find(|(_, rec)| rec.len() != ncols) {
+        return Err(Error::format(format!("{what}: line {} has {} fields, expected {ncols}", r + line0, rec.len())));
+    }
     let mut values = Vec::with_capacity(rows.len() * d);
     let mut labels = Vec::with_capacity(rows.len());
-    let line0 = if has_header { 2 } else { 1 };
     for (r, rec) in rows.iter().enumerate() {
-        if rec.len() != ncols {
-            return Err(Error::format(format!(
-                "{what}: line {} has {} fields, expected {ncols}",
-                r + line0,
-                rec.len()
-            )));
-        }
         for (c, field) in rec.iter().enumerate() {
             let v: f64 = field.parse().map_err(|_| {
                 Error::format(format!("{what}: line {}, column {}: '{field}' is not a number", r + line0, c + 1))
@@ -273,7 +485,11 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Snapshots> 
         }
     }
     let x = Array2::from_shape_vec((labels.len(), d), values).expect("row lengths checked");
-    Snapshots::from_labelled(x.view(), &labels, None).map_err(|e| e.context(&what))
+    let column = match &header {
+        Some(h) => format!("column '{}'", &h[label_col]),
+        None => format!("column {}", label_col + 1),
+    };
+    Snapshots::from_labelled_column(x.view(), &labels, None, &column).map_err(|e| e.context(&what))
 }
 
 #[cfg(test)]
@@ -331,6 +547,130 @@ mod tests {
         w.add_array("data", &array![[1.0, 2.0]]).unwrap();
         w.finish().unwrap();
         assert!(read_npz(&z).unwrap_err().message().contains("no array named 'labels'"));
+    }
+
+    /// An .npy file with the given header dictionary (padded as numpy does) followed by `data`.
+    fn npy_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = dict.to_string();
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn npy_headers_declaring_more_than_the_file_are_refused_before_allocating() {
+        let p = tmp("huge.npy");
+        // 8 TB declared, 16 bytes present: ndarray-npy alone would try to allocate the 8 TB.
+        std::fs::write(
+            &p,
+            npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 1000), }", &[0; 16]),
+        )
+        .unwrap();
+        let e = read_npy_matrix(&p).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Format);
+        assert!(e.message().contains("huge.npy"), "{e}");
+        assert!(e.message().contains("declares shape [1000000000, 1000]"), "{e}");
+        assert!(e.message().contains("only 16 bytes of data follow"), "{e}");
+        // A shape whose product overflows.
+        std::fs::write(
+            &p,
+            npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", &[]),
+        )
+        .unwrap();
+        assert!(read_npy_vector(&p).unwrap_err().message().contains("overflows"));
+        // A type of size 0 cannot make an unbounded element count pass.
+        std::fs::write(&p, npy_bytes("{'descr': '|S0', 'fortran_order': False, 'shape': (1000000000000,), }", &[]))
+            .unwrap();
+        assert!(read_npy_vector(&p).unwrap_err().message().contains("unsupported dtype '|S0'"));
+        // A repeated key could make ndarray-npy see another shape than the one checked.
+        let dup = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'shape': (1000000000000,), }";
+        std::fs::write(&p, npy_bytes(dup, &[0; 8])).unwrap();
+        assert!(read_npy_vector(&p).unwrap_err().message().contains("repeated key 'shape'"));
+        // A truncated file: shape (4, 2) but 3 values.
+        let q = tmp("trunc.npy");
+        write_npy(&q, &array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]).unwrap();
+        let bytes = std::fs::read(&q).unwrap();
+        std::fs::write(&q, &bytes[..bytes.len() - 40]).unwrap();
+        let e = read_npy_matrix(&q).unwrap_err();
+        assert!(e.message().contains("declares shape [4, 2]") && e.message().contains("24 bytes"), "{e}");
+        // Headers as numpy writes them still read, with either quote style and big-endian data.
+        std::fs::write(
+            &q,
+            npy_bytes("{\"descr\": \">i4\", \"fortran_order\": True, \"shape\": (2, 1)}", &[0, 0, 0, 7, 0, 0, 0, 9]),
+        )
+        .unwrap();
+        assert_eq!(read_npy_matrix(&q).unwrap(), array![[7.0], [9.0]]);
+    }
+
+    #[test]
+    fn npz_entries_declaring_more_than_they_hold_are_refused() {
+        for method in [zip::CompressionMethod::Stored, zip::CompressionMethod::Deflated] {
+            let p = tmp("huge.npz");
+            let mut z = zip::ZipWriter::new(File::create(&p).unwrap());
+            let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+            z.start_file("data.npy", opts).unwrap();
+            let huge = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 1000), }";
+            std::io::Write::write_all(&mut z, &npy_bytes(huge, &[0; 16])).unwrap();
+            z.start_file("labels.npy", opts).unwrap();
+            std::io::Write::write_all(
+                &mut z,
+                &npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", &[0; 16]),
+            )
+            .unwrap();
+            z.finish().unwrap();
+            let e = read_npz(&p).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Format);
+            assert!(e.message().contains("huge.npz: array 'data'"), "{e}");
+            assert!(e.message().contains("declares shape [1000000000, 1000]"), "{e}");
+        }
+    }
+
+    #[test]
+    fn csv_long_header_over_short_rows_is_an_error_not_an_allocation() {
+        let p = tmp("wide.csv");
+        // 100 000 header columns over 100 000 one-field rows: rows × columns alone is 10¹⁰ values.
+        let mut text = vec!["c"; 100_000].join(",");
+        text.push('\n');
+        text.push_str(&"1\n".repeat(100_000));
+        std::fs::write(&p, text).unwrap();
+        let e = read_csv(&p, &CsvOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Format);
+        assert!(e.message().contains("line 2: CSV error") && e.message().contains("found record with 1 fields"), "{e}");
+    }
+
+    #[test]
+    fn label_columns_are_named_in_label_errors() {
+        let p = tmp("coords.csv");
+        let mut text = String::from("day,x\n");
+        for i in 0..1000 {
+            text.push_str(&format!("{},{i}\n", i % 3));
+        }
+        std::fs::write(&p, &text).unwrap();
+        let opts = CsvOptions { label: LabelColumn::Name("x".into()), ..Default::default() };
+        let e = read_csv(&p, &opts).unwrap_err();
+        assert!(
+            e.message().ends_with(
+                "coords.csv: column 'x': 1000 distinct values in 1000 rows; is this really a time column? \
+                 (every snapshot needs at least 2 rows)"
+            ),
+            "{e}"
+        );
+        assert_eq!(read_csv(&p, &CsvOptions { label: LabelColumn::Index(0), ..Default::default() }).unwrap().len(), 3);
+        std::fs::write(&p, "1,0\n2,0\n3,inf\n4,1\n").unwrap();
+        let e = read_csv(&p, &CsvOptions::default()).unwrap_err();
+        assert!(e.message().contains("column 2: time label inf at index 2 is not finite"), "{e}");
+        // The same for the labels of an .npy pair: the labels file is named.
+        let (d, l) = (tmp("pd.npy"), tmp("pl.npy"));
+        write_npy(&d, &Array2::<f64>::zeros((10, 2))).unwrap();
+        write_npy(&l, &Array1::from_iter((0..10).map(|i| i as f64))).unwrap();
+        let e = read_labelled_npy(&d, &l).unwrap_err();
+        assert!(e.message().contains("pl.npy: 10 distinct values in 10 rows"), "{e}");
     }
 
     #[test]

@@ -69,21 +69,48 @@ impl Snapshots {
     /// rows with equal labels form one snapshot, ordered by label. `times` maps a label to its
     /// time; `None` uses the label value itself as the time.
     pub fn from_labelled(data: ArrayView2<f64>, labels: &[f64], times: Option<&dyn Fn(f64) -> f64>) -> Result<Self> {
-        if data.nrows() != labels.len() {
-            return Err(Error::invalid_argument(format!("{} labels given for {} rows", labels.len(), data.nrows())));
+        Self::from_labelled_column(data, labels, times, "labels")
+    }
+
+    /// [`Snapshots::from_labelled`], with `column` naming where the labels came from in messages
+    /// (e.g. "column 'day'"). Grouping sorts the rows once: O(N log N). More distinct labels than
+    /// N/2 cannot give snapshots of 2 points each, and usually mean the wrong column was chosen
+    /// (a coordinate instead of the time): refused before any snapshot is built.
+    pub fn from_labelled_column(
+        data: ArrayView2<f64>,
+        labels: &[f64],
+        times: Option<&dyn Fn(f64) -> f64>,
+        column: &str,
+    ) -> Result<Self> {
+        let n = labels.len();
+        if data.nrows() != n {
+            return Err(Error::invalid_argument(format!("{n} labels given for {} rows", data.nrows())));
         }
-        if let Some(bad) = labels.iter().find(|l| !l.is_finite()) {
-            return Err(Error::invalid_data(format!("time label {bad} is not finite")));
+        if let Some((i, bad)) = labels.iter().enumerate().find(|(_, l)| !l.is_finite()) {
+            return Err(Error::invalid_data(format!("{column}: time label {bad} at index {i} is not finite")));
         }
-        let mut distinct: Vec<f64> = labels.to_vec();
-        distinct.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
-        distinct.dedup();
-        let mut clouds = Vec::with_capacity(distinct.len());
-        for &lab in &distinct {
-            let rows: Vec<usize> = labels.iter().enumerate().filter(|(_, &l)| l == lab).map(|(i, _)| i).collect();
-            clouds.push(data.select(Axis(0), &rows));
+        // Labels are finite here, so partial_cmp is total (and -0.0 groups with 0.0). The sort is
+        // stable: rows keep their input order inside each snapshot.
+        let cmp = |a: &f64, b: &f64| a.partial_cmp(b).expect("finite labels");
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&i, &j| cmp(&labels[i], &labels[j]));
+        let starts: Vec<usize> =
+            (0..n).filter(|&k| k == 0 || labels[order[k]] != labels[order[k - 1]]).chain([n]).collect();
+        let distinct = starts.len() - 1;
+        if distinct * 2 > n {
+            return Err(Error::invalid_data(format!(
+                "{column}: {distinct} distinct values in {n} rows; is this really a time column? \
+                 (every snapshot needs at least 2 rows)"
+            )));
         }
-        let times_out = distinct.iter().map(|&l| times.map_or(l, |f| f(l))).collect();
+        let mut times_out = Vec::with_capacity(distinct);
+        let mut clouds = Vec::with_capacity(distinct);
+        for w in starts.windows(2) {
+            let rows = &order[w[0]..w[1]];
+            let label = labels[rows[0]];
+            times_out.push(times.map_or(label, |f| f(label)));
+            clouds.push(data.select(Axis(0), rows));
+        }
         Self::new(times_out, clouds)
     }
 
@@ -319,6 +346,54 @@ mod tests {
         assert_eq!(s.get(0).unwrap().points, array![[10.0], [11.0], [12.0]]);
         assert_eq!(s.get(1).unwrap().points, array![[1.0], [2.0]]);
         assert!(Snapshots::from_labelled(data.view(), &labels[..4], None).is_err());
+    }
+
+    #[test]
+    fn labels_with_too_many_distinct_values_or_non_finite_are_refused() {
+        let data = Array2::from_shape_fn((1000, 1), |(i, _)| i as f64);
+        // A coordinate chosen as the label column: almost every value distinct.
+        let labels: Vec<f64> = (0..1000).map(|i| (i % 812) as f64).collect();
+        let e = Snapshots::from_labelled_column(data.view(), &labels, None, "column 'x'").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidData);
+        assert!(
+            e.message().starts_with("column 'x': 812 distinct values in 1000 rows; is this really a time column?"),
+            "{e}"
+        );
+        // Exactly N/2 distinct values (2 rows each) is still accepted.
+        let labels: Vec<f64> = (0..1000).map(|i| (i / 2) as f64).collect();
+        assert_eq!(Snapshots::from_labelled(data.view(), &labels, None).unwrap().len(), 500);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut labels = vec![0.0; 1000];
+            labels[7] = bad;
+            let e = Snapshots::from_labelled_column(data.view(), &labels, None, "column 'day'").unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidData);
+            assert!(e.message().contains("column 'day': time label") && e.message().contains("at index 7"), "{e}");
+        }
+    }
+
+    #[test]
+    fn grouping_keeps_row_order_and_merges_signed_zeros() {
+        let data = array![[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]];
+        let labels = [2.0, -0.0, 2.0, 0.0, 2.0, 0.0];
+        let s = Snapshots::from_labelled(data.view(), &labels, None).unwrap();
+        assert_eq!(s.times(), vec![0.0, 2.0]);
+        assert_eq!(s.get(0).unwrap().points, array![[1.0], [3.0], [5.0]]);
+        assert_eq!(s.get(1).unwrap().points, array![[0.0], [2.0], [4.0]]);
+    }
+
+    #[test]
+    fn grouping_many_labels_is_not_quadratic() {
+        // 100 000 snapshots of 2 rows: a scan of all rows per label (the old grouping) makes 2·10¹⁰
+        // comparisons, tens of seconds; the sort takes well under a second.
+        let n = 200_000;
+        let data = Array2::from_shape_fn((n, 1), |(i, _)| i as f64);
+        let labels: Vec<f64> = (0..n).map(|i| ((i * 7919) % (n / 2)) as f64).collect();
+        let start = std::time::Instant::now();
+        let s = Snapshots::from_labelled(data.view(), &labels, None).unwrap();
+        let took = start.elapsed();
+        assert_eq!(s.len(), n / 2);
+        assert!(s.sizes().iter().all(|&k| k == 2));
+        assert!(took < std::time::Duration::from_secs(5), "grouping took {took:?}");
     }
 
     #[test]

@@ -1,10 +1,8 @@
 //! Compute device selection. `auto` picks CUDA device 0 when libtorch sees a GPU, else the CPU.
 
 use crate::error::{Error, Result};
-use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A device request as a user writes it: `auto`, `cpu` or `cuda:N` (`cuda` means `cuda:0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,33 +30,6 @@ impl DeviceSpec {
                 }
             }
         }
-    }
-}
-
-/// The intra-op thread count the process asked for (0: never set; libtorch's default applies).
-static INTRA_OP_THREADS: AtomicI32 = AtomicI32::new(0);
-
-thread_local! {
-    /// The count last applied on this thread.
-    static APPLIED_THREADS: Cell<i32> = const { Cell::new(0) };
-}
-
-/// Set libtorch's intra-op thread count for the process (n ≥ 1). libtorch keeps the count of its
-/// OpenMP pool per calling thread: a thread the host created later (an OpenMP worker of a particle
-/// code) would otherwise run each operation on as many threads as there are cores, and two such
-/// threads measured slower than one (0.7×). [`sync_intra_op_threads`] carries the setting over.
-pub fn set_intra_op_threads(n: i32) {
-    INTRA_OP_THREADS.store(n, Ordering::Relaxed);
-    APPLIED_THREADS.with(|a| a.set(n));
-    tch::set_num_threads(n);
-}
-
-/// Apply the process-wide count set by [`set_intra_op_threads`] on the calling thread, once per
-/// thread (queries call it; a thread-local read otherwise).
-pub fn sync_intra_op_threads() {
-    let n = INTRA_OP_THREADS.load(Ordering::Relaxed);
-    if n > 0 && APPLIED_THREADS.with(|a| a.replace(n)) != n {
-        tch::set_num_threads(n);
     }
 }
 

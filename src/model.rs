@@ -140,7 +140,6 @@ fn by_chunks<F>(x: ArrayView2<f64>, mut f: F) -> Result<Array2<f64>>
 where
     F: FnMut(ArrayView2<f64>) -> Result<Array2<f64>>,
 {
-    crate::device::sync_intra_op_threads();
     if x.nrows() <= QUERY_CHUNK_ROWS {
         return f(x);
     }
@@ -215,9 +214,9 @@ impl Model {
     /// host program's own setting survives `Model::load`.
     pub fn apply_threads(&self) {
         match (self.config.threads, self.device) {
-            (0, Device::Cpu) => crate::device::set_intra_op_threads(1),
+            (0, Device::Cpu) => tch::set_num_threads(1),
             (0, _) => {}
-            (n, _) => crate::device::set_intra_op_threads(i32::try_from(n).unwrap_or(i32::MAX)),
+            (n, _) => tch::set_num_threads(i32::try_from(n).unwrap_or(i32::MAX)),
         }
     }
 

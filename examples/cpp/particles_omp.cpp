@@ -98,6 +98,15 @@ int main(int argc, char** argv) {
         std::printf("max |grad V(x, t) - grad V rows(x, t)| = %.3g\n", diff);
         if (diff > 1e-9) return 1;
 
+        // Warm-up (allocator, caches, libtorch's lazy initialisation), not timed.
+        {
+            std::vector<ijkonet::Model> warm;
+            for (int i = 0; i < 4; i++) warm.push_back(model.clone());
+            std::vector<double> x = x0;
+            run(warm, 4, x, d, 2, dt);
+            x = x0;
+            run(warm, 1, x, d, 2, dt);
+        }
         std::vector<double> serial;
         double t1 = 0;
         for (int threads : {1, 2, 4}) {

@@ -327,7 +327,7 @@ pub unsafe extern "C" fn ijk_set_num_threads(n: i32, err: *mut *mut IjkError) ->
         if n < 1 || n as usize > max {
             return Err(Error::invalid_argument(format!("thread count must be between 1 and {max}, got {n}")));
         }
-        crate::device::set_intra_op_threads(n);
+        tch::set_num_threads(n);
         Ok(())
     })
 }

@@ -83,7 +83,7 @@ bench-real:
 bench:
 	bash scripts/bench.sh
 
-# Fuzzing with cargo-fuzz (libFuzzer, nightly; `cargo install cargo-fuzz` once): each target in turn
+# Fuzzing with cargo-fuzz (libFuzzer, nightly; cargo-fuzz is installed on first use): each target in turn
 # for FUZZ_SECONDS (one job), on its committed corpus fuzz/corpus/<target>, which new inputs join.
 # A crash stops the run and leaves the input in fuzz/artifacts/<target>/ (docs/RELIABILITY.md).
 # FUZZ_SANITIZER=none runs libFuzzer's coverage without AddressSanitizer. The fuzz binaries carry no
@@ -93,6 +93,7 @@ FUZZ_SANITIZER ?= address
 FUZZ_TARGETS ?= npy npz csv config model_load ffi_calls
 .PHONY: fuzz
 fuzz:
+	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 	$(ENV) cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
 	$(ENV) export LD_LIBRARY_PATH=$$LIBTORCH/lib && cd fuzz && for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \

@@ -1,6 +1,6 @@
 //! `ijk_config`: training options by string key, plus the learning method.
 
-use super::{c_str, give, guard, handle, non_null, tagged, take, write_out, IjkError};
+use super::{c_str, give, guard, handle, non_null, tagged, take, IjkError};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use std::ffi::c_char;
@@ -169,16 +169,6 @@ pub unsafe extern "C" fn ijk_config_get(
         let config = unsafe { handle(config, "config") }?;
         let key = unsafe { c_str(key, "key") }?;
         let value = config.lock()?.get(key)?;
-        let bytes = std::ffi::CString::new(value).map_err(|_| Error::internal("NUL in a configuration value"))?;
-        let bytes = bytes.as_bytes_with_nul();
-        if !needed.is_null() {
-            unsafe { super::write_value(needed, bytes.len()) };
-        }
-        if buf.is_null() && buflen == 0 {
-            return Ok(());
-        }
-        super::check_out(buf, buflen, bytes.len(), &format!("value of '{key}'"))?;
-        unsafe { write_out(buf, std::slice::from_raw_parts(bytes.as_ptr() as *const c_char, bytes.len())) };
-        Ok(())
+        unsafe { super::write_c_string(value, buf, buflen, needed, &format!("value of '{key}'")) }
     })
 }

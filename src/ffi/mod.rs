@@ -170,6 +170,31 @@ unsafe fn write_out<T: Copy>(out: *mut T, values: &[T]) {
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
 }
 
+/// Copy `value` into a caller buffer as a NUL-terminated string. `*needed` (when not NULL) receives
+/// the size including the NUL; `buf` = NULL with `buflen` = 0 only reports it; a short buffer is an
+/// error and is left untouched.
+unsafe fn write_c_string(
+    value: String,
+    buf: *mut c_char,
+    buflen: usize,
+    needed: *mut usize,
+    what: &str,
+) -> Result<(), Error> {
+    let text = CString::new(value).map_err(|_| Error::internal(format!("NUL in {what}")))?;
+    let bytes = text.as_bytes_with_nul();
+    if !needed.is_null() {
+        unsafe { write_value(needed, bytes.len()) };
+    }
+    if buf.is_null() && buflen == 0 {
+        return Ok(());
+    }
+    check_out(buf, buflen, bytes.len(), what)?;
+    // SAFETY: c_char and u8 have the same size and alignment.
+    let chars = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const c_char, bytes.len()) };
+    unsafe { write_out(buf, chars) };
+    Ok(())
+}
+
 /// Store one value through a required output pointer.
 unsafe fn write_value<T>(out: *mut T, value: T) {
     // SAFETY: callers check `out` for NULL before computing `value`.

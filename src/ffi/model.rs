@@ -875,19 +875,7 @@ pub unsafe extern "C" fn ijk_model_info(
                 }
             })
         })?;
-        let bytes = std::ffi::CString::new(value).map_err(|_| Error::internal("NUL in a model description"))?;
-        let bytes = bytes.as_bytes_with_nul();
-        if !needed.is_null() {
-            unsafe { write_value(needed, bytes.len()) };
-        }
-        if buf.is_null() && buflen == 0 {
-            return Ok(());
-        }
-        check_out(buf, buflen, bytes.len(), &format!("model info '{key}'"))?;
-        // SAFETY: c_char and u8 have the same layout.
-        let chars = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const c_char, bytes.len()) };
-        unsafe { write_out(buf, chars) };
-        Ok(())
+        unsafe { super::write_c_string(value, buf, buflen, needed, &format!("model info '{key}'")) }
     })
 }
 

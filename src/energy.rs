@@ -450,12 +450,8 @@ impl Energy {
 
     /// ∇ₓV(x, t) (n×d, network units), detached.
     pub fn grad_potential(&self, x: &Tensor, t: f64) -> Option<Tensor> {
-        if !self.has_potential() {
-            return None;
-        }
-        let xg = x.detach().set_requires_grad(true);
-        let v = self.potential(&xg, t).expect("potential present").sum(x.kind());
-        Some(Tensor::run_backward(&[v], &[&xg], false, false).pop().expect("one input"))
+        let t_col = Tensor::full([x.size()[0], 1], t, (x.kind(), x.device()));
+        self.grad_potential_rows(x, &t_col)
     }
 
     /// Interaction drift field (1/M) Σ_j ∇W(x_i − y_j) over a population y (n×d, network units).

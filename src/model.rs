@@ -446,30 +446,15 @@ impl Model {
     /// V(x, t) in the user's units (defined up to an additive constant). `t` matters only for `t,V`.
     pub fn potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array1<f64>> {
         check_points(x, self.dim(), "potential")?;
-        let tf = self.check_time(t)?;
-        let z = self.norm.to_model(x);
-        let v = by_chunks(z.view(), |zc| {
-            let xt = to_tensor(zc, self.device);
-            let v = tch::no_grad(|| self.energy.potential(&xt, tf))
-                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-            to_array(&(v * self.value_unit()).unsqueeze(1))
-        })?;
-        Ok(v.column(0).to_owned())
+        self.check_time(t)?;
+        self.potential_rows(x, &vec![t; x.nrows()])
     }
 
     /// ∇V(x, t) in the user's units: the drift of the learned SDE is −∇V.
     pub fn grad_potential(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         check_points(x, self.dim(), "grad_potential")?;
-        let tf = self.check_time(t)?;
-        let z = self.norm.to_model(x);
-        by_chunks(z.view(), |zc| {
-            let xt = to_tensor(zc, self.device);
-            let g = self
-                .energy
-                .grad_potential(&xt, tf)
-                .ok_or_else(|| Error::state("this model has no potential term (variant without V)"))?;
-            to_array(&(g * self.gradient_unit()))
-        })
+        self.check_time(t)?;
+        self.grad_potential_rows(x, &vec![t; x.nrows()])
     }
 
     /// Per-row time features (n×1 tensor) for times `t` (user units), checked finite.

@@ -6,8 +6,9 @@
 //! - [`data`]: [`Snapshots`], validation, train/test splits, .npy/.npz/.csv input.
 //! - [`synth`]: the 15 benchmark potentials, interaction kernels and an Euler–Maruyama generator.
 //! - [`energy`], [`maps`], [`nn`]: the learned energy, the transport maps, MLP building blocks.
-//! - [`methods`]: the learners (iJKOnet); [`model::Model`] is what they produce: predictions,
-//!   simulation, ∇V queries, save/load.
+//! - [`methods`]: the learners (iJKOnet, JKOnet*, JKOnet) and the one list of them;
+//!   [`model::Model`] is what they produce: predictions, simulation, ∇V queries, save/load;
+//!   [`train`]: the training loop they share. Layers and rules: docs/ARCHITECTURE.md.
 //! - [`config`]: every training option, settable by string key.
 //! - [`metrics`]: exact optimal transport (W1, W2), Sinkhorn divergence, MMD, Bures–Wasserstein UVP,
 //!   L2-UVP; [`entropy`]: Kozachenko–Leonenko differential entropy.
@@ -32,6 +33,7 @@ pub mod optim;
 pub mod plot;
 pub mod synth;
 pub mod tensor;
+pub mod train;
 
 pub use config::TrainConfig;
 pub use data::Snapshots;

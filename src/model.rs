@@ -1,6 +1,8 @@
-//! A learned population-dynamics model: the energy, the per-step transport maps (iJKOnet), the time
-//! axis of the training data, and everything a user asks of it (prediction, simulation, queries,
-//! save/load). Training itself lives in [`crate::methods`].
+//! A learned population-dynamics model: the energy, the method's step rule ([`StepRule`]: how it
+//! predicts one step, and any networks it keeps beside the energy), the time axis of the training
+//! data, and everything a user asks of it (prediction, simulation, queries, save/load). This module
+//! never names a method: each method supplies its networks through a [`MethodNetworks`], and
+//! training lives in [`crate::train`] and [`crate::methods`].
 
 use crate::baselines::{Baseline, Baselines, GaussianFit, Normalisation};
 use crate::config::{Method, TrainConfig};
@@ -8,6 +10,7 @@ use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
+use crate::nn::{restore_parameters, snapshot_parameters};
 use crate::tensor::{check_points, to_array, to_tensor};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -76,13 +79,60 @@ pub struct ValidationSummary {
     pub stop_reason: &'static str,
 }
 
+/// A method's own part of a model: how it predicts one step, and the networks it keeps beside the
+/// energy. Each method module implements it; the model calls it without knowing the method.
+pub trait StepRule: Send {
+    /// Snapshot k+1 predicted from points `z` of snapshot k (network coordinates).
+    fn push_forward(&self, model: &Model, k: usize, z: ArrayView2<f64>) -> Result<Array2<f64>>;
+
+    /// A JKO step of size `tau` (normalised time) from points `z` with the energy frozen at time
+    /// feature `t_feat`, by the method's own solver; `None` uses the model's generic solver (a
+    /// fresh residual map fitted by Adam).
+    fn jko_step(
+        &self,
+        _model: &Model,
+        _z: ArrayView2<f64>,
+        _tau: f64,
+        _t_feat: f64,
+        _opts: &JkoStepOptions,
+    ) -> Option<Result<Array2<f64>>> {
+        None
+    }
+
+    /// Variable stores beside the energy's and the prefix their variables are saved under.
+    fn stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        Vec::new()
+    }
+
+    /// The learned transport maps, for methods that learn them.
+    fn maps(&self) -> Option<&TransportMaps> {
+        None
+    }
+}
+
+/// A model's freshly built networks: the energy and the method's step rule.
+pub type Networks = (Energy, Box<dyn StepRule>);
+
+/// What the model layer needs from a method to create, load or copy a model of it.
+#[derive(Clone, Copy)]
+pub struct MethodNetworks {
+    /// Fresh, seeded networks for a configuration, data dimension and time axis: the energy and
+    /// the step rule (training copies are built by the same function, so they match the model's).
+    pub build: fn(&TrainConfig, usize, &TimeAxis, Device) -> Result<Networks>,
+    /// A lower bound on the parameters `build` allocates for (config, dim, steps): model files are
+    /// checked against it before anything is built.
+    pub min_parameters: fn(&TrainConfig, usize, usize) -> u128,
+}
+
 /// A trained (or training) model.
 pub struct Model {
     pub(crate) config: TrainConfig,
     pub(crate) device: Device,
     pub(crate) energy: Energy,
-    /// iJKOnet's learned maps T^k (None for the other methods, which predict from the energy).
-    pub(crate) maps: Option<TransportMaps>,
+    /// The method's prediction rule and its extra networks (iJKOnet's maps T^k).
+    pub(crate) rule: Box<dyn StepRule>,
+    /// How this model's networks are built (copies and loads use it).
+    networks: MethodNetworks,
     pub(crate) axis: TimeAxis,
     /// Kozachenko–Leonenko entropy of each training snapshot (empty unless the internal energy is learned).
     pub(crate) entropies: Vec<f64>,
@@ -94,39 +144,6 @@ pub struct Model {
     pub(crate) validation: Option<ValidationSummary>,
 }
 
-/// Whether `config` builds iJKOnet's Gaussian warm start (affine map base, quadratic part of V).
-pub(crate) fn warm_start_applies(config: &TrainConfig) -> bool {
-    config.warm_start && config.method == Method::IJKOnet && config.maps.residual && config.energy.variant.potential
-}
-
-/// Fresh, seeded networks of a model for `config`: the energy and, for iJKOnet, the maps, with the
-/// warm-start parts (zero quadratic, identity affine base) when they apply. Training copies are
-/// built here too, so that they always have the model's variables.
-pub(crate) fn new_networks(
-    config: &TrainConfig,
-    dim: usize,
-    axis: &TimeAxis,
-    device: Device,
-) -> Result<(Energy, Option<TransportMaps>)> {
-    let mut energy = match config.method {
-        Method::JKOnetStarLinear => Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?,
-        _ => Energy::new(&config.energy, dim, device, config.seed)?,
-    };
-    let mut maps = match config.method {
-        Method::IJKOnet => {
-            Some(TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?)
-        }
-        _ => None,
-    };
-    if warm_start_applies(config) {
-        energy.add_quadratic(axis.quadratic_knots(config.energy.variant.time_varying))?;
-        if let Some(m) = maps.as_mut() {
-            m.add_affine_base()?;
-        }
-    }
-    Ok((energy, maps))
-}
-
 /// Rows per network call in queries: bounds the activations of a query on millions of points.
 pub const QUERY_CHUNK_ROWS: usize = 1 << 16;
 /// Most values (f64) a single query may return (8 GiB): a larger request is an error, not an OOM kill.
@@ -136,7 +153,7 @@ pub const MAX_FILE_DIM: usize = 1 << 16;
 pub const MAX_FILE_TIMES: usize = 1 << 16;
 
 /// Apply `f` to row chunks of `x` and stack the results (queries on large inputs).
-fn by_chunks<F>(x: ArrayView2<f64>, mut f: F) -> Result<Array2<f64>>
+pub(crate) fn by_chunks<F>(x: ArrayView2<f64>, mut f: F) -> Result<Array2<f64>>
 where
     F: FnMut(ArrayView2<f64>) -> Result<Array2<f64>>,
 {
@@ -159,47 +176,40 @@ fn check_row_times(rows: usize, t: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// A lower bound on the parameters the networks of `config` hold for data of dimension `dim` over
-/// `steps` steps: the first layers alone. A model file whose tensors hold fewer values is refused
-/// before any network is built, so a crafted configuration cannot request a huge allocation.
-fn min_parameters(config: &TrainConfig, dim: usize, steps: usize) -> u128 {
-    let d = dim as u128;
-    let first = |h: &[i64]| h.first().map_or(0, |&w| w.max(0) as u128);
-    let mut total = 0u128;
+/// A lower bound on the energy's parameters for `config` and dimension `dim` (its first layers),
+/// for [`MethodNetworks::min_parameters`]; `linear` energies have none worth bounding.
+pub(crate) fn min_energy_parameters(config: &TrainConfig, dim: usize, linear: bool) -> u128 {
+    if linear {
+        return 0;
+    }
     let v = config.energy.variant;
-    if config.method != Method::JKOnetStarLinear {
-        let h0 = first(&config.energy.hidden);
-        total += u128::from(v.potential) * d * h0 + u128::from(v.interaction) * d * h0;
-    }
-    if config.method == Method::IJKOnet {
-        let count = if config.maps.shared { 1 } else { steps as u128 };
-        total += count * d * (first(&config.maps.hidden) + config.maps.hidden.last().map_or(0, |&w| w.max(0) as u128));
-    }
-    total
+    let h0 = config.energy.hidden.first().map_or(0, |&w| w.max(0) as u128);
+    (u128::from(v.potential) + u128::from(v.interaction)) * dim as u128 * h0
 }
 
 impl Model {
-    /// Fresh, untrained networks for data of dimension `dim` observed at `times`, for training:
-    /// applies the configuration's `threads` ([`Model::apply_threads`]).
-    pub fn new(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
-        let model = Model::build(config, dim, times)?;
+    /// Fresh, untrained networks (built by `networks`) for data of dimension `dim` observed at
+    /// `times`, for training: applies the configuration's `threads` ([`Model::apply_threads`]).
+    pub(crate) fn new(config: &TrainConfig, dim: usize, times: Vec<f64>, networks: MethodNetworks) -> Result<Model> {
+        let model = Model::build(config, dim, times, networks)?;
         model.apply_threads();
         Ok(model)
     }
 
-    fn build(config: &TrainConfig, dim: usize, times: Vec<f64>) -> Result<Model> {
+    fn build(config: &TrainConfig, dim: usize, times: Vec<f64>, networks: MethodNetworks) -> Result<Model> {
         config.validate()?;
         if dim == 0 {
             return Err(Error::invalid_argument("dimension must be at least 1"));
         }
         let device = config.device.resolve()?;
         let axis = TimeAxis::new(times)?;
-        let (energy, maps) = new_networks(config, dim, &axis, device)?;
+        let (energy, rule) = (networks.build)(config, dim, &axis, device)?;
         Ok(Model {
             config: config.clone(),
             device,
             energy,
-            maps,
+            rule,
+            networks,
             axis,
             entropies: Vec::new(),
             epochs_done: 0,
@@ -260,7 +270,7 @@ impl Model {
     }
     /// The learned transport maps (iJKOnet models only).
     pub fn maps(&self) -> Result<&TransportMaps> {
-        self.maps.as_ref().ok_or_else(|| {
+        self.rule.maps().ok_or_else(|| {
             Error::state(format!("a {} model has no learned transport maps", self.config.method.display_name()))
         })
     }
@@ -306,19 +316,7 @@ impl Model {
             )));
         }
         let z = self.norm.to_model(x);
-        let y = match self.config.method {
-            Method::IJKOnet => by_chunks(z.view(), |zc| {
-                let xt = to_tensor(zc, self.device);
-                let maps = self.maps()?;
-                let y = tch::no_grad(|| maps.forward(k, &xt, self.axis.feature(self.axis.times[k])));
-                to_array(&y)
-            }),
-            Method::JKOnetStar | Method::JKOnetStarLinear => {
-                by_chunks(z.view(), |zc| crate::methods::jkonet_star::predict_step(self, k, zc))
-            }
-            // The ICNN step is solved for the whole cloud at once (it is a population problem).
-            Method::JKOnet => crate::methods::jkonet::predict_step(self, k, z.view()),
-        }?;
+        let y = self.rule.push_forward(self, k, z.view())?;
         Ok(self.norm.to_data(y.view()))
     }
 
@@ -374,11 +372,9 @@ impl Model {
         if opts.iterations == 0 || !(opts.lr.is_finite() && opts.lr > 0.0) {
             return Err(Error::invalid_argument("JKO step: iterations ≥ 1 and lr > 0 are required"));
         }
-        if self.config.method == Method::JKOnet {
-            // JKOnet's own step solver: a fresh ICNN, as in its training and one-step prediction.
-            let t_feat = self.axis.feature(t_from + tau);
-            let (tau_n, iters) = (tau / self.axis.scale, opts.iterations);
-            return crate::methods::jkonet::solve_frozen(self, x, tau_n, t_feat, iters, Some(opts.lr), opts.seed);
+        if let Some(solved) = self.rule.jko_step(self, x, tau / self.axis.scale, self.axis.feature(t_from + tau), opts)
+        {
+            return solved;
         }
         let cfg = crate::maps::MapConfig { shared: false, residual: true, ..self.config.maps.clone() };
         let mut map = TransportMaps::new(&cfg, self.dim(), 1, self.device, opts.seed)?;
@@ -499,7 +495,7 @@ impl Model {
     /// An exact copy with its own networks (same device, same parameters bit for bit): one per
     /// thread lets query-heavy callers (particle codes) run in parallel without sharing tensors.
     pub fn try_clone(&self) -> Result<Model> {
-        let mut copy = Model::build(&self.config, self.dim(), self.axis.times.clone())?;
+        let mut copy = Model::build(&self.config, self.dim(), self.axis.times.clone(), self.networks)?;
         copy.entropies = self.entropies.clone();
         copy.epochs_done = self.epochs_done;
         copy.norm = self.norm.clone();
@@ -617,13 +613,13 @@ impl Model {
     /// Copies of every parameter (energy and maps): what early stopping keeps.
     pub(crate) fn state_snapshot(&self) -> Vec<Tensor> {
         let vars: Vec<Tensor> = self.all_variables().into_iter().map(|(_, t)| t).collect();
-        crate::methods::snapshot_parameters(&vars)
+        snapshot_parameters(&vars)
     }
 
     /// Write back a [`Model::state_snapshot`].
     pub(crate) fn restore_state(&mut self, state: &[Tensor]) {
         let vars: Vec<Tensor> = self.all_variables().into_iter().map(|(_, t)| t).collect();
-        crate::methods::restore_parameters(&vars, state);
+        restore_parameters(&vars, state);
     }
 
     // ---------------------------------------------------------------- persistence
@@ -631,9 +627,7 @@ impl Model {
     fn all_variables(&self) -> Vec<(String, Tensor)> {
         let mut out: Vec<(String, Tensor)> = Vec::new();
         let mut stores = vec![("energy", &self.energy.vs)];
-        if let Some(maps) = &self.maps {
-            stores.push(("maps", &maps.vs));
-        }
+        stores.extend(self.rule.stores());
         for (prefix, vs) in stores {
             let mut vars: Vec<_> = vs.variables().into_iter().collect();
             vars.sort_by(|a, b| a.0.cmp(&b.0));
@@ -699,7 +693,14 @@ impl Model {
     /// it, a saved CUDA device that this machine lacks falls back to the CPU (a model trained on a
     /// GPU stays usable on a laptop), while an explicitly requested missing device is an error.
     /// Loading leaves the process-wide libtorch thread count alone (see [`Model::apply_threads`]).
-    pub fn load(path: impl AsRef<Path>, device: Option<crate::DeviceSpec>) -> Result<Model> {
+    ///
+    /// `networks_of` gives the networks of the method named in the file ([`crate::methods`] keeps
+    /// that list; `Model::load` is defined there).
+    pub(crate) fn load_with(
+        path: impl AsRef<Path>,
+        device: Option<crate::DeviceSpec>,
+        networks_of: fn(Method) -> MethodNetworks,
+    ) -> Result<Model> {
         let path = path.as_ref();
         let what = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {what}: {e}")))?;
@@ -757,7 +758,8 @@ impl Model {
             .values()
             .map(|info| info.shape.iter().fold(1u128, |acc, &s| acc.saturating_mul(s as u128)))
             .sum();
-        let needed = min_parameters(&config, dim, times.len().saturating_sub(1));
+        let networks = networks_of(config.method);
+        let needed = (networks.min_parameters)(&config, dim, times.len().saturating_sub(1));
         if needed > stored {
             return Err(bad(format!(
                 "the configuration needs at least {needed} parameters but the file stores {stored}: corrupt or \
@@ -765,7 +767,7 @@ impl Model {
             )));
         }
         let entropies = split_f64(&get("entropies")?).map_err(|_| bad("bad entropies".into()))?;
-        let mut model = Model::build(&config, dim, times).map_err(|e| e.context(&what))?;
+        let mut model = Model::build(&config, dim, times, networks).map_err(|e| e.context(&what))?;
         model.entropies = entropies;
         if version >= 2 {
             let centre = split_f64(&get("normalisation.centre")?).map_err(|_| bad("bad normalisation".into()))?;

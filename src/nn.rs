@@ -160,6 +160,20 @@ pub fn init_uniform(vs: &nn::VarStore, seed: u64) {
     });
 }
 
+/// Detached copies of `params`: the last finite state a diverging run falls back to.
+pub(crate) fn snapshot_parameters(params: &[tch::Tensor]) -> Vec<tch::Tensor> {
+    tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect())
+}
+
+/// Write `backup` (from [`snapshot_parameters`]) back into `params`, in place.
+pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor]) {
+    tch::no_grad(|| {
+        for (p, b) in params.iter().zip(backup) {
+            p.shallow_clone().copy_(b);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

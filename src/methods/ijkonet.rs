@@ -8,13 +8,72 @@ use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
-use crate::methods::{sample_batch, Trainer};
-use crate::model::{new_networks, warm_start_applies, Model, TimeAxis};
-use crate::tensor::to_tensor;
+use crate::model::{by_chunks, min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
+use crate::tensor::{to_array, to_tensor};
+use crate::train::{batches_per_epoch, expect_method, sample_batch, DivergenceGuard, Trainer, TrainingData};
+use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
 use tch::nn;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
+
+/// Default iteration budget of iJKOnet (early stopping usually ends training sooner).
+pub const IJKONET_AUTO_ITERATIONS: usize = 10000;
+
+/// iJKOnet's networks: the energy and one learned map T^k per step (shared or not).
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+
+/// iJKOnet predicts with its learned maps: step k pushes snapshot k's cells through T^k.
+pub struct MapRule {
+    maps: TransportMaps,
+}
+
+impl StepRule for MapRule {
+    fn push_forward(&self, model: &Model, k: usize, z: ArrayView2<f64>) -> Result<Array2<f64>> {
+        let feature = model.axis().feature(model.times()[k]);
+        by_chunks(z, |zc| {
+            let xt = to_tensor(zc, model.device());
+            to_array(&tch::no_grad(|| self.maps.forward(k, &xt, feature)))
+        })
+    }
+    fn stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        vec![("maps", &self.maps.vs)]
+    }
+    fn maps(&self) -> Option<&TransportMaps> {
+        Some(&self.maps)
+    }
+}
+
+/// Whether `config` builds the Gaussian warm start (affine map base, quadratic part of V).
+fn warm_start_applies(config: &TrainConfig) -> bool {
+    config.warm_start && config.maps.residual && config.energy.variant.potential
+}
+
+/// Fresh, seeded energy and maps, with the warm-start parts (zero quadratic, identity affine base)
+/// when they apply. The trainer's live copies are built here too, so they match the model's.
+fn new_networks(config: &TrainConfig, dim: usize, axis: &TimeAxis, device: Device) -> Result<(Energy, TransportMaps)> {
+    let mut energy = Energy::new(&config.energy, dim, device, config.seed)?;
+    let mut maps = TransportMaps::new(&config.maps, dim, axis.steps(), device, config.seed.wrapping_add(1))?;
+    if warm_start_applies(config) {
+        energy.add_quadratic(axis.quadratic_knots(config.energy.variant.time_varying))?;
+        maps.add_affine_base()?;
+    }
+    Ok((energy, maps))
+}
+
+fn networks(config: &TrainConfig, dim: usize, axis: &TimeAxis, device: Device) -> Result<(Energy, Box<dyn StepRule>)> {
+    let (energy, maps) = new_networks(config, dim, axis, device)?;
+    Ok((energy, Box::new(MapRule { maps })))
+}
+
+/// The energy's first layers plus the maps' first and last layers.
+fn min_parameters(config: &TrainConfig, dim: usize, steps: usize) -> u128 {
+    let width = |w: Option<&i64>| w.map_or(0, |&w| w.max(0) as u128);
+    let count = if config.maps.shared { 1 } else { steps as u128 };
+    let maps = count * dim as u128 * (width(config.maps.hidden.first()) + width(config.maps.hidden.last()));
+    min_energy_parameters(config, dim, false) + maps
+}
 
 /// A training session: the model plus optimiser state, data on the device and the batch sampler.
 pub struct IJKOnetTrainer {
@@ -26,12 +85,14 @@ pub struct IJKOnetTrainer {
     /// The maps being optimised; the model's maps are their exponential moving average, for the
     /// same reason as the energy's (predictions come from the averaged maps).
     live_maps: TransportMaps,
+    /// The model's maps' variables (shared with the model): the moving average the trainer updates.
+    model_maps: HashMap<String, Tensor>,
     data: Vec<Tensor>,
     energy_opt: nn::Optimizer,
     map_opt: nn::Optimizer,
     rng: ChaCha8Rng,
-    /// Training diverged: steps are refused (the model keeps the last finite parameters).
-    failed: bool,
+    /// Refuses steps after a divergence; the fallback is the model's averaged parameters.
+    guard: DivergenceGuard,
     iterations: usize,
 }
 
@@ -53,6 +114,12 @@ fn per_row(sizes: &[i64], value: impl Fn(usize) -> f64, device: tch::Device) -> 
 }
 
 impl IJKOnetTrainer {
+    /// The trainer [`crate::methods::trainer`] builds: warm start chosen on the validation cells.
+    pub(crate) fn for_data(config: &TrainConfig, data: &TrainingData) -> Result<IJKOnetTrainer> {
+        let warm = warm_start_maps(data.fits, data.validation)?;
+        Self::with_warm_start(config, data.z, Some(&warm))
+    }
+
     /// Prepare training on `data` (validated snapshots, network coordinates). Precomputes the data
     /// entropies when the internal energy is learned; with `warm_start`, the Gaussian fits of
     /// `data` start the maps and V (see [`IJKOnetTrainer::with_warm_start`]).
@@ -77,8 +144,8 @@ impl IJKOnetTrainer {
         data: &Snapshots,
         warm: Option<&[AffineMap]>,
     ) -> Result<IJKOnetTrainer> {
-        crate::methods::expect_method(config, Method::IJKOnet)?;
-        let mut model = Model::new(config, data.dim(), data.times())?;
+        expect_method(config, Method::IJKOnet)?;
+        let mut model = Model::new(config, data.dim(), data.times(), NETWORKS)?;
         if config.energy.variant.internal {
             model.entropies = data
                 .iter()
@@ -87,15 +154,15 @@ impl IJKOnetTrainer {
         }
         let device = model.device;
         let (mut live, live_maps) = new_networks(config, data.dim(), &model.axis, device)?;
-        let live_maps = live_maps.ok_or_else(|| Error::internal("an iJKOnet model has maps"))?;
         if let (true, Some(warm)) = (warm_start_applies(config), warm) {
             if warm.len() + 1 != data.len() || warm.iter().any(|m| m.c.len() != data.dim()) {
                 return Err(Error::invalid_argument("warm start: one affine map per step is needed"));
             }
             warm_start(&mut live, &live_maps, &model.axis, config, warm)?;
         }
-        copy_parameters(&live.vs, &model.energy.vs, 0.0);
-        copy_parameters(&live_maps.vs, &model.maps()?.vs, 0.0);
+        let model_maps = model.maps()?.vs.variables();
+        copy_parameters(&live.vs.variables(), &model.energy.vs.variables(), 0.0);
+        copy_parameters(&live_maps.vs.variables(), &model_maps, 0.0);
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
         let energy_opt = config.energy_optim.build(&live.vs)?;
         let map_opt = config.map_optim.build(&live_maps.vs)?;
@@ -103,11 +170,12 @@ impl IJKOnetTrainer {
             model,
             live,
             live_maps,
+            model_maps,
             data: tensors,
             energy_opt,
             map_opt,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
-            failed: false,
+            guard: DivergenceGuard::without_backup(),
             iterations: 0,
         };
         Ok(t)
@@ -196,9 +264,7 @@ impl IJKOnetTrainer {
     /// over all steps k). Returns (energy loss, mean map loss). On a non-finite loss the last finite
     /// parameters are restored and the trainer refuses further steps.
     fn step_once(&mut self) -> Result<(f64, f64)> {
-        if self.failed {
-            return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
-        }
+        self.guard.check_running()?;
         let cfg = self.model.config.clone();
         self.live.set_trainable(false);
         self.live_maps.set_trainable(true);
@@ -226,13 +292,13 @@ impl IJKOnetTrainer {
         let values =
             Vec::<f64>::try_from(&Tensor::stack(&[energy_total, map_total, probe], 0).to_kind(tch::Kind::Double))?;
         let (energy_value, map_sum) = (values[0], values[1]);
-        for (what, v) in [("map", map_sum), ("energy", energy_value), ("parameter", values[2])] {
+        for (what, v) in [("the map loss", map_sum), ("the energy loss", energy_value), ("a parameter", values[2])] {
             if !v.is_finite() {
                 return self.diverged(what, v);
             }
         }
-        copy_parameters(&self.live.vs, &self.model.energy.vs, cfg.energy_ema);
-        copy_parameters(&self.live_maps.vs, &self.model.maps()?.vs, cfg.map_ema);
+        copy_parameters(&self.live.vs.variables(), &self.model.energy.vs.variables(), cfg.energy_ema);
+        copy_parameters(&self.live_maps.vs.variables(), &self.model_maps, cfg.map_ema);
         self.iterations += 1;
         Ok((energy_value, map_sum / cfg.map_steps as f64))
     }
@@ -240,16 +306,12 @@ impl IJKOnetTrainer {
     /// Stop on a non-finite value: the live parameters go back to the model's (the last finite ones,
     /// as averaged) and further steps are refused.
     fn diverged(&mut self, what: &str, value: f64) -> Result<(f64, f64)> {
-        let maps = self.model.maps()?;
-        copy_parameters(&self.model.energy.vs, &self.live.vs, 0.0);
-        copy_parameters(&maps.vs, &self.live_maps.vs, 0.0);
+        copy_parameters(&self.model.energy.vs.variables(), &self.live.vs.variables(), 0.0);
+        copy_parameters(&self.model_maps, &self.live_maps.vs.variables(), 0.0);
         self.live.set_trainable(true);
         self.live_maps.set_trainable(true);
-        self.failed = true;
-        Err(Error::numerical(format!(
-            "training diverged: {what} loss is {value} at iteration {}; the last finite parameters were restored",
-            self.iterations + 1
-        )))
+        let at = format!("iteration {}", self.iterations + 1);
+        Err(self.guard.trip(&[], what, value, &at))
     }
 }
 
@@ -268,13 +330,13 @@ impl Trainer for IJKOnetTrainer {
     }
     /// One pass over the largest snapshot in batches.
     fn iterations_per_epoch(&self) -> usize {
-        crate::methods::batches_per_epoch(&self.data, self.model.config.batch_size)
+        batches_per_epoch(&self.data, self.model.config.batch_size)
     }
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;
     }
     fn auto_iterations(&self) -> usize {
-        crate::methods::IJKONET_AUTO_ITERATIONS
+        IJKONET_AUTO_ITERATIONS
     }
 }
 
@@ -352,13 +414,12 @@ fn warm_start(
     Ok(())
 }
 
-/// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture).
-fn copy_parameters(src: &nn::VarStore, dst: &nn::VarStore, decay: f64) {
-    let s = src.variables();
+/// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture, same names).
+fn copy_parameters(src: &HashMap<String, Tensor>, dst: &HashMap<String, Tensor>, decay: f64) {
     tch::no_grad(|| {
-        for (name, d) in dst.variables() {
-            let v = &s[&name];
-            let mut d = d;
+        for (name, d) in dst {
+            let v = &src[name];
+            let mut d = d.shallow_clone();
             if decay == 0.0 {
                 d.copy_(v);
             } else {

@@ -1,5 +1,7 @@
-//! Learning methods. Each one fits an [`crate::energy::Energy`] to snapshots and produces the same
-//! [`Model`]; they share data, energy, prediction, metrics and the training loop below.
+//! Learning methods, and the one place they are listed ([`networks_of`], [`trainer`]). Each method
+//! fits an [`crate::energy::Energy`] to snapshots and produces the same [`Model`]; they share data,
+//! energy, maps, prediction, metrics and the training loop of [`crate::train`], and depend on
+//! those core modules, never the other way round (docs/ARCHITECTURE.md).
 //!
 //! - [`ijkonet`]: iJKOnet, the inverse-optimisation min–max objective with transport maps.
 //! - [`jkonet_star`]: JKOnet*, first-order optimality on precomputed OT couplings (MLP or linear).
@@ -12,221 +14,42 @@ pub mod jkonet_star;
 use crate::baselines::{Baselines, GaussianFit, Normalisation};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
-use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Model, ValidationSummary};
+use crate::error::Result;
+use crate::model::{MethodNetworks, Model};
 use std::ops::ControlFlow;
-use std::time::Instant;
+use std::path::Path;
 
-/// What a progress callback sees after each epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    pub epoch: usize,
-    pub epochs: usize,
-    /// Mean over the epoch of the loss that trains the energy: iJKOnet's energy-player loss
-    /// Σ_k [Ĵ(X_{k+1}) − Ĵ(T^k X_k)], JKOnet*'s optimality residual, JKOnet's outer OT loss.
-    pub energy_loss: f64,
-    /// Mean over the epoch of the inner player's loss: iJKOnet's map loss, JKOnet's inner JKO
-    /// objective at the end of its solve; 0 for JKOnet* (no inner problem).
-    pub map_loss: f64,
-    /// Optional evaluation metric (mean one-step W1 on held-out data), when requested.
-    pub metric: Option<f64>,
-    /// Mean one-step W1 on the internal validation cells, on the epochs where it was evaluated.
-    pub validation: Option<f64>,
-    /// The best validation score so far (its parameters are what training keeps).
-    pub best_validation: Option<f64>,
-}
+use crate::train::TrainingData;
+pub use crate::train::{validation_split, Progress, Trainer};
 
-/// Most validation cells taken from one snapshot: enough for a stable W1, cheap to evaluate.
-const MAX_VALIDATION_CELLS: usize = 500;
-
-/// Default iteration budget of iJKOnet (early stopping usually ends training sooner).
-pub const IJKONET_AUTO_ITERATIONS: usize = 10000;
-
-/// A training session of any method. Training state (optimisers, precomputed couplings, …) lives in
-/// the trainer; [`Trainer::model`] is always a usable model (the last finite parameters after a
-/// divergence).
-pub trait Trainer: Send {
-    fn model(&self) -> &Model;
-    /// Finish training and keep the model.
-    fn into_model(self: Box<Self>) -> Model;
-    /// One optimisation iteration. Returns (energy loss, inner loss); on a non-finite loss the last
-    /// finite parameters are restored, a `Numerical` error is returned and further steps are refused.
-    fn step(&mut self) -> Result<(f64, f64)>;
-    /// Iterations that make one epoch.
-    fn iterations_per_epoch(&self) -> usize;
-    /// Count one finished epoch on the model.
-    fn finish_epoch(&mut self);
-    /// The model, mutably (normalisation, baselines and the best parameters are set through it).
-    fn model_mut(&mut self) -> &mut Model;
-    /// Iterations of the `auto` budget: 100 epochs unless the method knows better.
-    fn auto_iterations(&self) -> usize {
-        100 * self.iterations_per_epoch()
-    }
-    /// Cells held out from training to choose the stopping point (data units), if any.
-    fn validation_data(&self) -> Option<&Snapshots> {
-        None
-    }
-    /// Epochs a [`Trainer::train`] call with `epochs` runs at most: `epochs` when positive, else the
-    /// configuration's `epochs`, else its `iterations` (or [`Trainer::auto_iterations`]) in whole epochs.
-    fn budget_epochs(&self, epochs: usize) -> usize {
-        let cfg = self.model().config();
-        if epochs > 0 {
-            epochs
-        } else if cfg.epochs > 0 {
-            cfg.epochs
-        } else {
-            let iterations = if cfg.iterations > 0 { cfg.iterations } else { self.auto_iterations() };
-            iterations.div_ceil(self.iterations_per_epoch().max(1)).max(1)
-        }
-    }
-
-    /// Train for `epochs` epochs (0 = the configuration's budget: its `epochs`, else its
-    /// `iterations`, else [`Trainer::auto_iterations`]). After each epoch, `callback` sees the
-    /// progress and may stop training by returning `ControlFlow::Break` (the error kind is then
-    /// `Cancelled`). When `eval` is given, the mean one-step W1 on it is computed every
-    /// `eval_every` epochs (and after the last) and passed as the metric.
-    ///
-    /// With validation data, the mean one-step W1 on them is computed before training and every
-    /// `eval_interval` iterations; training stops after `patience` iterations without improvement
-    /// or past `max_seconds`, and the model keeps the parameters of the best score (also when
-    /// cancelled).
-    fn train(
-        &mut self,
-        epochs: usize,
-        eval: Option<(&Snapshots, usize)>,
-        callback: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
-    ) -> Result<Vec<Progress>> {
-        let per_epoch = self.iterations_per_epoch().max(1);
-        let cfg = self.model().config().clone();
-        let epochs = self.budget_epochs(epochs);
-        let validation = self.validation_data().cloned();
-        let val_every = (cfg.eval_interval as f64 / per_epoch as f64).round().max(1.0) as usize;
-        let patience_evals = if cfg.patience == 0 { usize::MAX } else { cfg.patience.div_ceil(val_every * per_epoch) };
-        let start = Instant::now();
-        let score = |m: &Model, v: &Snapshots| -> Result<f64> {
-            let w = m.one_step_w1(v)?;
-            let mean = w.iter().sum::<f64>() / w.len() as f64;
-            Ok(if mean.is_finite() { mean } else { f64::INFINITY })
-        };
-        let mut best: Option<(f64, usize, Vec<tch::Tensor>)> = None;
-        let mut initial = f64::NAN;
-        if let Some(v) = &validation {
-            initial = score(self.model(), v)?;
-            best = Some((initial, self.model().epochs_done(), self.model().state_snapshot()));
-        }
-        let mut since_best = 0usize;
-        let mut stop_reason = "budget";
-        let mut history = Vec::new();
-        let mut outcome = Ok(());
-        for e in 0..epochs {
-            let (mut es, mut ms) = (0.0, 0.0);
-            for _ in 0..per_epoch {
-                let (el, ml) = self.step()?;
-                es += el;
-                ms += ml;
-            }
-            self.finish_epoch();
-            let last = e + 1 == epochs;
-            let metric = match eval {
-                Some((test, every)) if every > 0 && ((e + 1) % every == 0 || last) => {
-                    let w = self.model().one_step_w1(test)?;
-                    Some(w.iter().sum::<f64>() / w.len() as f64)
-                }
-                _ => None,
-            };
-            let out_of_time = cfg.max_seconds > 0.0 && start.elapsed().as_secs_f64() >= cfg.max_seconds;
-            let mut val_score = None;
-            if let Some(v) = &validation {
-                if (e + 1) % val_every == 0 || last || out_of_time {
-                    let s = score(self.model(), v)?;
-                    val_score = Some(s);
-                    if best.as_ref().is_none_or(|b| s < b.0) {
-                        best = Some((s, self.model().epochs_done(), self.model().state_snapshot()));
-                        since_best = 0;
-                    } else {
-                        since_best += 1;
-                    }
-                }
-            }
-            let p = Progress {
-                epoch: self.model().epochs_done(),
-                epochs,
-                energy_loss: es / per_epoch as f64,
-                map_loss: ms / per_epoch as f64,
-                metric,
-                validation: val_score,
-                best_validation: best.as_ref().map(|b| b.0),
-            };
-            history.push(p);
-            if callback(&p).is_break() {
-                outcome = Err(Error::new(ErrorKind::Cancelled, format!("training cancelled after epoch {}", p.epoch)));
-                break;
-            }
-            if since_best >= patience_evals {
-                stop_reason = "patience";
-                break;
-            }
-            if out_of_time {
-                stop_reason = "time";
-                break;
-            }
-        }
-        if let Some((best_w1, best_epoch, state)) = best {
-            let model = self.model_mut();
-            model.restore_state(&state);
-            model.validation = Some(ValidationSummary {
-                initial_w1: initial,
-                best_w1,
-                best_epoch,
-                epochs_run: history.len(),
-                stop_reason,
-            });
-        }
-        outcome.map(|_| history)
+/// The networks of each method: the list [`Model::load`] consults.
+pub(crate) fn networks_of(method: Method) -> MethodNetworks {
+    match method {
+        Method::IJKOnet => ijkonet::NETWORKS,
+        Method::JKOnetStar => jkonet_star::mlp::NETWORKS,
+        Method::JKOnetStarLinear => jkonet_star::closed_form::NETWORKS,
+        Method::JKOnet => jkonet::NETWORKS,
     }
 }
 
-/// Refuse a configuration meant for another method (each trainer checks it was given its own).
-pub(crate) fn expect_method(config: &TrainConfig, expected: Method) -> Result<()> {
-    if config.method == expected {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(format!(
-            "the {} trainer was given a configuration for method '{}'",
-            expected.display_name(),
-            config.method
-        )))
+/// The trainer of each method.
+fn method_trainer(config: &TrainConfig, data: &TrainingData) -> Result<Box<dyn Trainer>> {
+    Ok(match config.method {
+        Method::IJKOnet => Box::new(ijkonet::IJKOnetTrainer::for_data(config, data)?),
+        Method::JKOnetStar => Box::new(jkonet_star::mlp::StarTrainer::new(config, data.z)?),
+        Method::JKOnetStarLinear => Box::new(jkonet_star::closed_form::LinearTrainer::new(config, data.z)?),
+        Method::JKOnet => Box::new(jkonet::JkonetTrainer::new(config, data.z)?),
+    })
+}
+
+impl Model {
+    /// Load a model saved by [`Model::save`]. `device` overrides the saved device setting; without
+    /// it, a saved CUDA device that this machine lacks falls back to the CPU (a model trained on a
+    /// GPU stays usable on a laptop), while an explicitly requested missing device is an error.
+    /// Loading leaves the process-wide libtorch thread count alone (see [`Model::apply_threads`]).
+    pub fn load(path: impl AsRef<Path>, device: Option<crate::DeviceSpec>) -> Result<Model> {
+        Model::load_with(path, device, networks_of)
     }
-}
-
-/// Iterations of one epoch for minibatch trainers: one pass over the largest snapshot in batches.
-pub(crate) fn batches_per_epoch(snapshots: &[tch::Tensor], batch_size: usize) -> usize {
-    let largest = snapshots.iter().map(|d| d.size()[0] as usize).max().unwrap_or(1);
-    largest.div_ceil(batch_size).max(1)
-}
-
-/// `batch` rows of `x` drawn without replacement from `rng` (all of `x` when it has no more rows).
-pub(crate) fn sample_batch(x: &tch::Tensor, batch: usize, rng: &mut rand_chacha::ChaCha8Rng) -> tch::Tensor {
-    let n = x.size()[0] as usize;
-    if batch >= n {
-        return x.shallow_clone();
-    }
-    let idx: Vec<i64> = rand::seq::index::sample(rng, n, batch).into_iter().map(|i| i as i64).collect();
-    x.index_select(0, &tch::Tensor::from_slice(&idx).to_device(x.device()))
-}
-
-/// Detached copies of `params`: the last finite state a diverging run falls back to.
-pub(crate) fn snapshot_parameters(params: &[tch::Tensor]) -> Vec<tch::Tensor> {
-    tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect())
-}
-
-/// Write `backup` (from [`snapshot_parameters`]) back into `params`, in place.
-pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor]) {
-    tch::no_grad(|| {
-        for (p, b) in params.iter().zip(backup) {
-            p.shallow_clone().copy_(b);
-        }
-    });
 }
 
 /// A trainer for `config.method` on `data` (validated snapshots, data units).
@@ -241,39 +64,15 @@ pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer
     let baselines = Baselines::fit(data)?;
     let (fit, validation) = validation_split(config, data);
     let z = norm.snapshots(&fit)?;
-    let inner: Box<dyn Trainer> = match config.method {
-        Method::IJKOnet => {
-            // The warm start sees every training cell (validation ones included): its Gaussian fits
-            // are as good as the baselines'.
-            let fits: Vec<GaussianFit> = baselines.fits.iter().map(|f| f.normalised(&norm)).collect();
-            let val_z = validation.as_ref().map(|v| norm.snapshots(v)).transpose()?;
-            let warm = ijkonet::warm_start_maps(&fits, val_z.as_ref())?;
-            Box::new(ijkonet::IJKOnetTrainer::with_warm_start(config, &z, Some(&warm))?)
-        }
-        Method::JKOnetStar | Method::JKOnetStarLinear => jkonet_star::trainer(config, &z)?,
-        Method::JKOnet => jkonet::trainer(config, &z)?,
-    };
+    // The Gaussian fits see every training cell (validation ones included): as good as the baselines'.
+    let fits: Vec<GaussianFit> = baselines.fits.iter().map(|f| f.normalised(&norm)).collect();
+    let val_z = validation.as_ref().map(|v| norm.snapshots(v)).transpose()?;
+    let inner = method_trainer(config, &TrainingData { z: &z, fits: &fits, validation: val_z.as_ref() })?;
     let mut session = Session { inner, validation };
     let model = session.model_mut();
     model.norm = norm;
     model.baselines = Some(baselines);
     Ok(Box::new(session))
-}
-
-/// The cells [`trainer`] trains on and the validation cells it holds out: the validation fraction
-/// of every snapshot, at least 2 and at most 500 cells, leaving at least 3 to train on. None when
-/// the fraction is 0 or a snapshot is too small for that.
-pub fn validation_split(config: &TrainConfig, data: &Snapshots) -> (Snapshots, Option<Snapshots>) {
-    let fraction = config.validation_fraction();
-    if fraction <= 0.0 {
-        return (data.clone(), None);
-    }
-    let counts: Vec<usize> =
-        data.iter().map(|s| ((s.len() as f64 * fraction).round() as usize).clamp(2, MAX_VALIDATION_CELLS)).collect();
-    match data.split_counts(&counts, 3, config.seed ^ 0x5EED_0F7A_11D0) {
-        Ok((fit, val)) => (fit, Some(val)),
-        Err(_) => (data.clone(), None),
-    }
 }
 
 /// A method's trainer plus the validation cells (see [`trainer`]).

@@ -21,188 +21,22 @@
 pub mod icnn;
 pub mod inner;
 
-use crate::config::Method;
-use crate::config::{fmt_layers, parse_bool, parse_f64, parse_layers, parse_num, positive, KeyedOptions, TrainConfig};
+pub use crate::config::jkonet::{JkonetConfig, OuterLoss};
+use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
+use crate::energy::Energy;
 use crate::error::{Error, Result};
-use crate::methods::{restore_parameters, sample_batch, snapshot_parameters, Trainer};
 use crate::metrics::sinkhorn::{entropic_cost, sinkhorn_divergence, SinkhornOptions};
 use crate::model::Model;
+use crate::model::{min_energy_parameters, JkoStepOptions, MethodNetworks, StepRule, TimeAxis};
 use crate::tensor::{to_array, to_tensor};
+use crate::train::{all_finite, batches_per_epoch, expect_method, sample_batch, DivergenceGuard, Trainer};
 use icnn::IcnnShape;
 use inner::InnerSettings;
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::fmt;
-use std::str::FromStr;
 use tch::{nn, Tensor};
-
-/// The outer (fitting) loss between a predicted and an observed cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OuterLoss {
-    /// Debiased Sinkhorn divergence S_ε (the paper, eq. 13).
-    Divergence,
-    /// Biased entropic cost W_ε (what the reference code trains with).
-    Entropic,
-}
-
-impl FromStr for OuterLoss {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "divergence" | "sinkhorn" => Ok(OuterLoss::Divergence),
-            "entropic" | "wasserstein" => Ok(OuterLoss::Entropic),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value '{s}' for 'jkonet_outer': expected divergence or entropic"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for OuterLoss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OuterLoss::Divergence => "divergence",
-            OuterLoss::Entropic => "entropic",
-        })
-    }
-}
-
-/// Options of JKOnet (keys listed in [`JkonetConfig::KEYS`]). Defaults follow the reference code
-/// and paper (spec §10–11) except where noted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JkonetConfig {
-    /// Hidden widths of the ICNN ψ (reference 64,64; the paper says three layers).
-    pub icnn_hidden: Vec<i64>,
-    /// Std of the N(0, std²) initial ICNN kernels.
-    pub init_std: f64,
-    /// Inner Adam iterations per JKO step during training.
-    pub inner_steps: usize,
-    pub inner_lr: f64,
-    pub inner_beta1: f64,
-    pub inner_beta2: f64,
-    /// Differentiate through the last `unroll` inner updates only; 0 = all (exact unrolled gradient).
-    pub unroll: usize,
-    /// Inner iterations when predicting with the trained energy; 0 = same as `inner_steps`.
-    pub predict_steps: usize,
-    /// Strong-convexity residual ℓ of the map T(x) = ℓx + ∇ψ(x).
-    pub cvx_reg: f64,
-    pub outer: OuterLoss,
-    /// Absolute entropic regularisation ε of the outer loss (squared-distance units).
-    pub epsilon: f64,
-    /// Start every transition from the observed snapshot (true) or the previous prediction.
-    pub teacher_forcing: bool,
-    /// One energy update per transition (the reference) rather than one per iteration on the sum.
-    pub per_step_update: bool,
-}
-
-impl Default for JkonetConfig {
-    fn default() -> Self {
-        JkonetConfig {
-            icnn_hidden: vec![64, 64],
-            init_std: 0.1,
-            inner_steps: 100,
-            inner_lr: 0.01,
-            inner_beta1: 0.5,
-            inner_beta2: 0.9,
-            unroll: 0,
-            predict_steps: 0,
-            cvx_reg: 0.0,
-            outer: OuterLoss::Divergence,
-            epsilon: 1.0,
-            teacher_forcing: true,
-            per_step_update: true,
-        }
-    }
-}
-
-impl KeyedOptions for JkonetConfig {
-    const KEYS: &'static [&'static str] = &[
-        "jkonet_icnn_hidden",
-        "jkonet_init_std",
-        "jkonet_inner_steps",
-        "jkonet_inner_lr",
-        "jkonet_inner_beta1",
-        "jkonet_inner_beta2",
-        "jkonet_unroll",
-        "jkonet_predict_steps",
-        "jkonet_cvx_reg",
-        "jkonet_outer",
-        "jkonet_epsilon",
-        "jkonet_teacher_forcing",
-        "jkonet_update",
-    ];
-
-    fn apply(&mut self, key: &str, value: &str) -> Result<()> {
-        match key {
-            "jkonet_icnn_hidden" => self.icnn_hidden = parse_layers(key, value)?,
-            "jkonet_init_std" => self.init_std = parse_f64(key, value)?,
-            "jkonet_inner_steps" => self.inner_steps = positive(key, value)?,
-            "jkonet_inner_lr" => self.inner_lr = parse_f64(key, value)?,
-            "jkonet_inner_beta1" => self.inner_beta1 = parse_f64(key, value)?,
-            "jkonet_inner_beta2" => self.inner_beta2 = parse_f64(key, value)?,
-            "jkonet_unroll" => self.unroll = parse_num(key, value)?,
-            "jkonet_predict_steps" => self.predict_steps = parse_num(key, value)?,
-            "jkonet_cvx_reg" => self.cvx_reg = parse_f64(key, value)?,
-            "jkonet_outer" => self.outer = value.parse()?,
-            "jkonet_epsilon" => self.epsilon = parse_f64(key, value)?,
-            "jkonet_teacher_forcing" => self.teacher_forcing = parse_bool(key, value)?,
-            "jkonet_update" => {
-                self.per_step_update = match value.trim() {
-                    "per_step" => true,
-                    "summed" => false,
-                    _ => {
-                        return Err(Error::invalid_argument(format!(
-                            "invalid value '{value}' for '{key}': expected per_step or summed"
-                        )))
-                    }
-                }
-            }
-            _ => return Err(Error::invalid_argument(format!("unknown configuration key '{key}'"))),
-        }
-        Ok(())
-    }
-
-    fn get(&self, key: &str) -> String {
-        match key {
-            "jkonet_icnn_hidden" => fmt_layers(&self.icnn_hidden),
-            "jkonet_init_std" => self.init_std.to_string(),
-            "jkonet_inner_steps" => self.inner_steps.to_string(),
-            "jkonet_inner_lr" => self.inner_lr.to_string(),
-            "jkonet_inner_beta1" => self.inner_beta1.to_string(),
-            "jkonet_inner_beta2" => self.inner_beta2.to_string(),
-            "jkonet_unroll" => self.unroll.to_string(),
-            "jkonet_predict_steps" => self.predict_steps.to_string(),
-            "jkonet_cvx_reg" => self.cvx_reg.to_string(),
-            "jkonet_outer" => self.outer.to_string(),
-            "jkonet_epsilon" => self.epsilon.to_string(),
-            "jkonet_teacher_forcing" => self.teacher_forcing.to_string(),
-            "jkonet_update" => (if self.per_step_update { "per_step" } else { "summed" }).to_string(),
-            _ => String::new(),
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        let bad = |what: &str| Err(Error::invalid_argument(format!("JKOnet option {what}")));
-        if self.init_std <= 0.0 || self.init_std.is_nan() {
-            return bad("jkonet_init_std must be > 0");
-        }
-        if self.inner_lr <= 0.0 || self.inner_lr.is_nan() {
-            return bad("jkonet_inner_lr must be > 0");
-        }
-        if !((0.0..1.0).contains(&self.inner_beta1) && (0.0..1.0).contains(&self.inner_beta2)) {
-            return bad("jkonet_inner_beta1 and jkonet_inner_beta2 must lie in [0, 1)");
-        }
-        if self.cvx_reg < 0.0 || self.cvx_reg.is_nan() {
-            return bad("jkonet_cvx_reg must be ≥ 0");
-        }
-        if self.epsilon <= 0.0 || self.epsilon.is_nan() {
-            return bad("jkonet_epsilon must be > 0");
-        }
-        Ok(())
-    }
-}
 
 impl JkonetConfig {
     /// Inner-solver settings for data of dimension `dim`; `training` selects the differentiable
@@ -262,8 +96,40 @@ fn check_variant(config: &TrainConfig) -> Result<()> {
     Ok(())
 }
 
-fn all_finite(t: &Tensor) -> bool {
-    tch::no_grad(|| t.isfinite().all().int64_value(&[]) != 0)
+/// JKOnet's networks: the energy, and [`IcnnRule`] (its ψ are fitted per prediction, not kept).
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+
+fn networks(
+    config: &TrainConfig,
+    dim: usize,
+    _: &TimeAxis,
+    device: tch::Device,
+) -> Result<(Energy, Box<dyn StepRule>)> {
+    Ok((Energy::new(&config.energy, dim, device, config.seed)?, Box::new(IcnnRule)))
+}
+
+fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
+    min_energy_parameters(config, dim, false)
+}
+
+/// JKOnet predicts by solving each JKO step with an ICNN and the frozen energy, for the whole cloud
+/// at once (it is a population problem), as in its training.
+pub struct IcnnRule;
+
+impl StepRule for IcnnRule {
+    fn push_forward(&self, model: &Model, k: usize, z: ArrayView2<f64>) -> Result<Array2<f64>> {
+        predict_step(model, k, z)
+    }
+    fn jko_step(
+        &self,
+        model: &Model,
+        z: ArrayView2<f64>,
+        tau: f64,
+        t_feat: f64,
+        opts: &JkoStepOptions,
+    ) -> Option<Result<Array2<f64>>> {
+        Some(solve_frozen(model, z, tau, t_feat, opts.iterations, Some(opts.lr), opts.seed))
+    }
 }
 
 /// A JKOnet training session: the model (whose energy is trained in place), the energy optimiser,
@@ -273,36 +139,28 @@ pub struct JkonetTrainer {
     data: Vec<Tensor>,
     opt: nn::Optimizer,
     rng: ChaCha8Rng,
-    /// Last energy parameters known to give finite losses, restored when training diverges.
-    backup: Vec<Tensor>,
-    failed: bool,
+    /// Keeps the last energy parameters known to give finite losses.
+    guard: DivergenceGuard,
     iterations: usize,
-}
-
-/// A JKOnet trainer for `config` on `data`.
-pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
-    Ok(Box::new(JkonetTrainer::new(config, data)?))
 }
 
 impl JkonetTrainer {
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<JkonetTrainer> {
-        crate::methods::expect_method(config, Method::JKOnet)?;
+        expect_method(config, Method::JKOnet)?;
         check_variant(config)?;
-        let model = Model::new(config, data.dim(), data.times())?;
+        let model = Model::new(config, data.dim(), data.times(), NETWORKS)?;
         let device = model.device;
         let tensors = data.iter().map(|s| to_tensor(s.points.view(), device)).collect();
         let opt = config.energy_optim.build(&model.energy.vs)?;
-        let mut t = JkonetTrainer {
+        let guard = DivergenceGuard::new(&model.energy.vs.trainable_variables());
+        Ok(JkonetTrainer {
             model,
             data: tensors,
             opt,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
-            backup: Vec::new(),
-            failed: false,
+            guard,
             iterations: 0,
-        };
-        t.backup = t.snapshot();
-        Ok(t)
+        })
     }
 
     /// Training iterations performed so far.
@@ -310,18 +168,9 @@ impl JkonetTrainer {
         self.iterations
     }
 
-    fn snapshot(&self) -> Vec<Tensor> {
-        snapshot_parameters(&self.model.energy.vs.trainable_variables())
-    }
-
     fn diverged(&mut self, what: &str, value: f64, k: usize) -> Result<(f64, f64)> {
-        restore_parameters(&self.model.energy.vs.trainable_variables(), &self.backup);
-        self.failed = true;
-        Err(Error::numerical(format!(
-            "training diverged: {what} loss is {value} at iteration {}, transition {k}; the last finite \
-             parameters were restored",
-            self.iterations + 1
-        )))
+        let at = format!("iteration {}, transition {k}", self.iterations + 1);
+        Err(self.guard.trip(&self.model.energy.vs.trainable_variables(), what, value, &at))
     }
 
     /// One energy Adam step on the accumulated gradients, after global-norm clipping.
@@ -335,9 +184,7 @@ impl JkonetTrainer {
     /// One iteration: a fresh batch per snapshot, then for each transition an inner solve, the outer
     /// loss and (per-step mode) an energy update. Returns (Σ_k outer loss, mean final inner loss).
     fn step_once(&mut self) -> Result<(f64, f64)> {
-        if self.failed {
-            return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
-        }
+        self.guard.check_running()?;
         let cfg = self.model.config.clone();
         let jc = &cfg.jkonet;
         let axis = self.model.axis.clone();
@@ -357,14 +204,14 @@ impl JkonetTrainer {
             let t_feat = axis.feature(axis.times[k + 1]);
             let seed = mix(cfg.seed, (self.iterations * steps + k) as u64 + 1);
             let solved = inner::solve(&self.model.energy, &settings, &input, tau, t_feat, seed);
-            if !solved.loss.is_finite() || !all_finite(&solved.y) {
-                return self.diverged("inner", solved.loss, k);
+            if !solved.loss.is_finite() || !all_finite(std::slice::from_ref(&solved.y)) {
+                return self.diverged("the inner loss", solved.loss, k);
             }
             let y = solved.y.set_requires_grad(true);
             let loss = outer_loss(jc, &y, &batches[k + 1])?;
             let value = loss.double_value(&[]);
             if !value.is_finite() {
-                return self.diverged("outer", value, k);
+                return self.diverged("the outer loss", value, k);
             }
             let y_bar = Tensor::run_backward(&[loss], &[&y], false, false).pop().expect("one input");
             if jc.per_step_update {
@@ -385,10 +232,11 @@ impl JkonetTrainer {
         if !jc.per_step_update {
             self.apply_update(&cfg);
         }
-        if !self.model.energy.vs.trainable_variables().iter().all(all_finite) {
-            return self.diverged("parameter", f64::NAN, steps - 1);
+        let params = self.model.energy.vs.trainable_variables();
+        if !all_finite(&params) {
+            return self.diverged("a parameter", f64::NAN, steps - 1);
         }
-        self.backup = self.snapshot();
+        self.guard.keep(&params);
         self.iterations += 1;
         Ok((outer_sum, inner_sum / steps as f64))
     }
@@ -409,7 +257,7 @@ impl Trainer for JkonetTrainer {
     }
     /// One pass over the largest snapshot in batches.
     fn iterations_per_epoch(&self) -> usize {
-        crate::methods::batches_per_epoch(&self.data, self.model.config.batch_size)
+        batches_per_epoch(&self.data, self.model.config.batch_size)
     }
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;
@@ -437,7 +285,7 @@ pub(crate) fn solve_frozen(
     }
     let xt = to_tensor(x, model.device);
     let solved = inner::solve(&model.energy, &s, &xt, tau, t_feat, seed);
-    if !solved.loss.is_finite() || !all_finite(&solved.y) {
+    if !solved.loss.is_finite() || !all_finite(std::slice::from_ref(&solved.y)) {
         return Err(Error::numerical(format!("JKO step diverged (inner loss {})", solved.loss)));
     }
     to_array(&solved.y)

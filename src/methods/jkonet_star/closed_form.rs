@@ -9,18 +9,32 @@
 //! mixes an unweighted mean with a weighted sum, which agree only for balanced exact couplings).
 
 use super::couplings::{self, Rows};
-use super::linear::{solve_spd, LinearEnergy};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
+use crate::energy::linear::LinearEnergy;
+use crate::energy::Energy;
 use crate::error::{Error, Result};
-use crate::methods::Trainer;
-use crate::model::Model;
+use crate::model::{min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
+use crate::train::{expect_method, Trainer};
 use ndarray::{Array1, Array2};
 use tch::{Device, Kind, Tensor};
+
+/// JKOnet*_l's networks: a linear energy in fixed features and the SDE step rule.
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+
+fn networks(config: &TrainConfig, dim: usize, _: &TimeAxis, device: Device) -> Result<(Energy, Box<dyn StepRule>)> {
+    Ok(super::with_sde_rule(Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?))
+}
+
+fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
+    min_energy_parameters(config, dim, true)
+}
 
 /// A JKOnet*_l session: the solve happens on the first step; later steps return the same loss.
 pub struct LinearTrainer {
     model: Model,
+    /// The model's linear energy (same parameters), which the solve writes.
+    lin: LinearEnergy,
     rows: Rows,
     data: Snapshots,
     loss: Option<f64>,
@@ -37,9 +51,9 @@ fn f64_tensor(a: ndarray::ArrayView2<f64>) -> Tensor {
 
 impl LinearTrainer {
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<LinearTrainer> {
-        crate::methods::expect_method(config, Method::JKOnetStarLinear)?;
+        expect_method(config, Method::JKOnetStarLinear)?;
         let start = std::time::Instant::now();
-        let model = Model::new(config, data.dim(), data.times())?;
+        let model = Model::new(config, data.dim(), data.times(), NETWORKS)?;
         let d = data.dim();
         let (mut lo, mut hi) = (vec![f64::INFINITY; d], vec![f64::NEG_INFINITY; d]);
         for s in data.iter() {
@@ -50,7 +64,8 @@ impl LinearTrainer {
                 }
             }
         }
-        model.energy.linear.as_ref().expect("linear energy").set_box(&lo, &hi);
+        let lin = model.energy.as_linear().ok_or_else(|| Error::internal("JKOnet*_l builds a linear energy"))?.handle();
+        lin.set_box(&lo, &hi);
         let plans = couplings::compute(data, &config.star, config.seed)?;
         let densities = if config.energy.variant.internal {
             Some(couplings::target_densities(data, config.star.gmm_components, config.seed)?)
@@ -60,6 +75,7 @@ impl LinearTrainer {
         let rows = couplings::rows(data, &plans, densities.as_deref());
         Ok(LinearTrainer {
             model,
+            lin,
             rows,
             data: data.clone(),
             loss: None,
@@ -69,7 +85,7 @@ impl LinearTrainer {
     }
 
     fn linear(&self) -> &LinearEnergy {
-        self.model.energy.linear.as_ref().expect("linear energy")
+        &self.lin
     }
 
     /// Regressors of the rows of step k, already multiplied by τ_k: (rows_k × d × p).
@@ -198,4 +214,10 @@ impl Trainer for LinearTrainer {
     fn finish_epoch(&mut self) {
         self.model.epochs_done += 1;
     }
+}
+
+/// Solve the symmetric positive definite system (A) s = b in f64 with LAPACK (ndarray-linalg).
+pub fn solve_spd(a: Array2<f64>, b: Array1<f64>) -> Result<Array1<f64>> {
+    use ndarray_linalg::SolveH;
+    a.solveh_into(b).map_err(|e| Error::numerical(format!("linear JKOnet*: the ridge system is singular ({e})")))
 }

@@ -10,14 +10,31 @@
 use super::couplings::{self, Rows};
 use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
-use crate::error::{Error, Result};
-use crate::methods::Trainer;
-use crate::model::Model;
+use crate::energy::Energy;
+use crate::error::Result;
+use crate::model::{min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
+use crate::train::{expect_method, DivergenceGuard, Trainer};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::nn;
 use tch::{Kind, Tensor};
+
+/// JKOnet*'s networks: an MLP energy and the SDE step rule.
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+
+fn networks(
+    config: &TrainConfig,
+    dim: usize,
+    _: &TimeAxis,
+    device: tch::Device,
+) -> Result<(Energy, Box<dyn StepRule>)> {
+    Ok(super::with_sde_rule(Energy::new(&config.energy, dim, device, config.seed)?))
+}
+
+fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
+    min_energy_parameters(config, dim, false)
+}
 
 /// A JKOnet* (MLP) training session.
 pub struct StarTrainer {
@@ -35,8 +52,8 @@ pub struct StarTrainer {
     cursor: usize,
     opt: nn::Optimizer,
     rng: ChaCha8Rng,
-    backup: Vec<Tensor>,
-    failed: bool,
+    /// Keeps the last energy parameters that gave a finite loss.
+    guard: DivergenceGuard,
     iterations: usize,
     /// Seconds spent on couplings and densities (reported by the benchmarks).
     pub precompute_seconds: f64,
@@ -50,9 +67,9 @@ fn column(v: &[f64], device: tch::Device) -> Tensor {
 impl StarTrainer {
     /// Precompute couplings (and densities for the internal energy) and set up the optimiser.
     pub fn new(config: &TrainConfig, data: &Snapshots) -> Result<StarTrainer> {
-        crate::methods::expect_method(config, Method::JKOnetStar)?;
+        expect_method(config, Method::JKOnetStar)?;
         let start = std::time::Instant::now();
-        let model = Model::new(config, data.dim(), data.times())?;
+        let model = Model::new(config, data.dim(), data.times(), NETWORKS)?;
         let plans = couplings::compute(data, &config.star, config.seed)?;
         let densities = if config.energy.variant.internal {
             Some(couplings::target_densities(data, config.star.gmm_components, config.seed)?)
@@ -70,7 +87,8 @@ impl StarTrainer {
         let tau: Vec<f64> = rows.step.iter().map(|&k| axis.tau(k, model.config.tau)).collect();
         let feature: Vec<f64> = rows.step.iter().map(|&k| axis.feature(axis.times[k + 1])).collect();
         let opt = model.config.energy_optim.build(&model.energy.vs)?;
-        let mut t = StarTrainer {
+        let guard = DivergenceGuard::new(&model.energy.vs.trainable_variables());
+        let t = StarTrainer {
             x: crate::tensor::to_tensor(rows.x.view(), device),
             y: crate::tensor::to_tensor(rows.y.view(), device),
             weight: column(&rows.weight, device),
@@ -82,23 +100,17 @@ impl StarTrainer {
             cursor: rows.len(),
             opt,
             rng: ChaCha8Rng::seed_from_u64(model.config.seed),
-            backup: Vec::new(),
-            failed: false,
+            guard,
             iterations: 0,
             precompute_seconds,
             model,
         };
-        t.backup = t.snapshot();
         Ok(t)
     }
 
     /// Number of coupling rows (all steps).
     pub fn rows(&self) -> usize {
         self.step_of_row.len()
-    }
-
-    fn snapshot(&self) -> Vec<Tensor> {
-        crate::methods::snapshot_parameters(&self.model.energy.vs.trainable_variables())
     }
 
     /// Indices of the next batch, grouped by step (stable), and the group sizes.
@@ -155,41 +167,29 @@ impl StarTrainer {
     }
 
     fn step_once(&mut self) -> Result<f64> {
-        if self.failed {
-            return Err(Error::state("training diverged earlier; the last finite parameters were kept"));
-        }
+        self.guard.check_running()?;
         let loss = self.loss();
         let value = loss.double_value(&[]);
         if !value.is_finite() {
-            return self.diverged(value);
+            return self.diverged("the loss", value);
         }
         // These parameters gave a finite loss: they are what a later divergence falls back to.
         let params = self.model.energy.vs.trainable_variables();
-        tch::no_grad(|| {
-            for (b, p) in self.backup.iter_mut().zip(&params) {
-                b.copy_(p);
-            }
-        });
+        self.guard.keep(&params);
         // Non-finite parameters after this update show up as a non-finite loss at the next step,
         // which restores the copy above; the parameters are scanned (a device sync per tensor)
         // only at the end of an epoch, so a finished run never hands out non-finite ones.
         self.model.config.energy_optim.step(&mut self.opt, &loss);
-        if (self.iterations + 1) % self.iterations_per_epoch() == 0
-            && params.iter().any(|p| tch::no_grad(|| p.isfinite().all().int64_value(&[]) == 0))
-        {
-            return self.diverged(f64::NAN);
+        if (self.iterations + 1) % self.iterations_per_epoch() == 0 && !crate::train::all_finite(&params) {
+            return self.diverged("a parameter", f64::NAN);
         }
         self.iterations += 1;
         Ok(value)
     }
 
-    fn diverged(&mut self, value: f64) -> Result<f64> {
-        crate::methods::restore_parameters(&self.model.energy.vs.trainable_variables(), &self.backup);
-        self.failed = true;
-        Err(Error::numerical(format!(
-            "training diverged: loss is {value} at iteration {}; the last finite parameters were restored",
-            self.iterations + 1
-        )))
+    fn diverged(&mut self, what: &str, value: f64) -> Result<f64> {
+        let at = format!("iteration {}", self.iterations + 1);
+        Err(self.guard.trip(&self.model.energy.vs.trainable_variables(), what, value, &at))
     }
 }
 

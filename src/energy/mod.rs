@@ -6,8 +6,10 @@
 //! dX = −∇V_user dt − (∇W_user ∗ ρ) dt + √(2 θ₃,user) dB with t in the user's unit.
 
 use crate::error::{Error, Result};
-use crate::methods::jkonet_star::linear::{FeatureSpec, LinearEnergy};
+pub mod linear;
+
 use crate::nn::{Activation, Mlp};
+use linear::{FeatureSpec, LinearEnergy};
 use std::fmt;
 use std::str::FromStr;
 use tch::nn::{self, Module};
@@ -108,17 +110,27 @@ impl Default for EnergyConfig {
     }
 }
 
-/// The learned energy: networks plus their variable store.
+/// The learned energy: its terms plus the variable store that holds their parameters.
 pub struct Energy {
     pub(crate) vs: nn::VarStore,
     pub(crate) config: EnergyConfig,
     dim: i64,
+    terms: Terms,
+}
+
+/// What an energy is made of: one type per kind, so each query matches once on the kind.
+enum Terms {
+    Networks(NetworkTerms),
+    /// JKOnet*_l: V, W and θ₃ linear in fixed features.
+    Linear(LinearEnergy),
+}
+
+/// MLP energies (iJKOnet, JKOnet*, JKOnet). A term is present when the variant learns it.
+struct NetworkTerms {
     potential: Option<Mlp>,
     interaction: Option<Mlp>,
     /// θ₃ = softplus(raw) ≥ 0.
     theta3_raw: Option<Tensor>,
-    /// JKOnet*_l: V, W and θ₃ linear in fixed features instead of the networks above.
-    pub(crate) linear: Option<LinearEnergy>,
     /// An explicit quadratic part of V beside the network (iJKOnet's Gaussian warm start).
     quadratic: Option<Quadratic>,
 }
@@ -231,40 +243,57 @@ impl Energy {
             .internal
             .then(|| root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32])));
         crate::nn::init_uniform(&vs, seed);
-        Ok(Energy {
-            vs,
-            config: config.clone(),
-            dim: d,
-            potential,
-            interaction,
-            theta3_raw,
-            linear: None,
-            quadratic: None,
-        })
+        let terms = Terms::Networks(NetworkTerms { potential, interaction, theta3_raw, quadratic: None });
+        Ok(Energy { vs, config: config.clone(), dim: d, terms })
     }
 
     /// Add an explicit quadratic part to V (zero until set) with one (Q, b) per knot time feature
     /// (sorted, at least one). Only for network potentials.
     pub(crate) fn add_quadratic(&mut self, knots: Vec<f64>) -> Result<()> {
-        if self.potential.is_none() || knots.is_empty() || knots.windows(2).any(|w| w[1] <= w[0]) {
-            return Err(Error::internal("a quadratic part needs a network potential and increasing knots"));
-        }
         let (k, d) = (knots.len() as i64, self.dim);
         let root = self.vs.root();
-        let q = root.zeros("quadratic_q", &[k, d, d]);
-        let b = root.zeros("quadratic_b", &[k, d]);
-        self.quadratic = Some(Quadratic::new(q, b, &knots));
-        Ok(())
+        match &mut self.terms {
+            Terms::Networks(n)
+                if n.potential.is_some() && !knots.is_empty() && knots.windows(2).all(|w| w[1] > w[0]) =>
+            {
+                let q = root.zeros("quadratic_q", &[k, d, d]);
+                let b = root.zeros("quadratic_b", &[k, d]);
+                n.quadratic = Some(Quadratic::new(q, b, &knots));
+                Ok(())
+            }
+            _ => Err(Error::internal("a quadratic part needs a network potential and increasing knots")),
+        }
+    }
+
+    /// The network terms, if this is an MLP energy.
+    fn networks(&self) -> Option<&NetworkTerms> {
+        match &self.terms {
+            Terms::Networks(n) => Some(n),
+            Terms::Linear(_) => None,
+        }
+    }
+
+    /// The explicit quadratic part of V, if any.
+    fn quadratic(&self) -> Option<&Quadratic> {
+        self.networks().and_then(|n| n.quadratic.as_ref())
+    }
+
+    /// The linear energy (JKOnet*_l), if this is one.
+    pub fn as_linear(&self) -> Option<&LinearEnergy> {
+        match &self.terms {
+            Terms::Linear(l) => Some(l),
+            Terms::Networks(_) => None,
+        }
     }
 
     /// Whether V has an explicit quadratic part.
     pub fn has_quadratic(&self) -> bool {
-        self.quadratic.is_some()
+        self.quadratic().is_some()
     }
 
     /// Set knot j's quadratic to ½ xᵀQx + bᵀx (network units; Q symmetric, row-major d×d).
     pub(crate) fn set_quadratic(&self, j: usize, q: &[f64], b: &[f64]) -> Result<()> {
-        let quad = self.quadratic.as_ref().ok_or_else(|| Error::internal("no quadratic part"))?;
+        let quad = self.quadratic().ok_or_else(|| Error::internal("no quadratic part"))?;
         let d = self.dim;
         if j as i64 >= quad.q.size()[0] || q.len() as i64 != d * d || b.len() as i64 != d {
             return Err(Error::internal("quadratic part: wrong knot or size"));
@@ -280,7 +309,7 @@ impl Energy {
 
     /// Scale the potential network's output layer (so that a warm-started V starts at its quadratic).
     pub(crate) fn shrink_potential_output(&mut self, factor: f64) {
-        if let Some(net) = self.potential.as_mut() {
+        if let Terms::Networks(NetworkTerms { potential: Some(net), .. }) = &mut self.terms {
             net.shrink_output(factor);
         }
     }
@@ -300,39 +329,37 @@ impl Energy {
         // The closed form is solved in f64; keep its coefficients in f64 too (files store f32).
         vs.set_kind(tch::Kind::Double);
         let linear = LinearEnergy::new(&(vs.root() / "linear"), spec, dim, v.potential, v.interaction, v.internal)?;
-        Ok(Energy {
-            vs,
-            config: config.clone(),
-            dim: dim as i64,
-            potential: None,
-            interaction: None,
-            theta3_raw: None,
-            linear: Some(linear),
-            quadratic: None,
-        })
+        Ok(Energy { vs, config: config.clone(), dim: dim as i64, terms: Terms::Linear(linear) })
     }
 
     /// Whether a potential term V is present (network or linear).
     pub fn has_potential(&self) -> bool {
-        self.potential.is_some() || self.linear.as_ref().is_some_and(|l| l.theta_v.is_some())
+        match &self.terms {
+            Terms::Networks(n) => n.potential.is_some(),
+            Terms::Linear(l) => l.theta_v.is_some(),
+        }
     }
 
     /// Whether an interaction term W is present (network or linear).
     pub fn has_interaction(&self) -> bool {
-        self.interaction.is_some() || self.linear.as_ref().is_some_and(|l| l.theta_w.is_some())
+        match &self.terms {
+            Terms::Networks(n) => n.interaction.is_some(),
+            Terms::Linear(l) => l.theta_w.is_some(),
+        }
     }
 
     /// ∇ₓV(x_i, t_i) per row as a differentiable function of the parameters (MLP energies), from
     /// the network's explicit input gradient: a loss on it needs only an ordinary backward.
     pub(crate) fn grad_potential_graph(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
-        let net = self.potential.as_ref()?;
+        let terms = self.networks()?;
+        let net = terms.potential.as_ref()?;
         let g = if self.config.variant.time_varying {
             let input = Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1);
             net.input_gradient(&input).narrow(1, 0, self.dim)
         } else {
             net.input_gradient(x)
         };
-        Some(match &self.quadratic {
+        Some(match &terms.quadratic {
             Some(quad) => g + quad.grad(x, t_col),
             None => g,
         })
@@ -342,7 +369,7 @@ impl Energy {
     /// parameters (MLP energies). The symmetrised ∇W(z) = ½(∇w(z) − ∇w(−z)) with z_ji = −z_ij is
     /// ½(G − Gᵀ) for G_ij = ∇w(y_i − y_j): one network pass over the pairs instead of two.
     pub(crate) fn pairwise_interaction_graph(&self, y: &Tensor) -> Option<Tensor> {
-        let net = self.interaction.as_ref()?;
+        let net = self.networks()?.interaction.as_ref()?;
         let (m, d) = (y.size()[0], y.size()[1]);
         let g = net.input_gradient(&(y.unsqueeze(1) - y.unsqueeze(0)).reshape([m * m, d])).reshape([m, m, d]);
         Some((&g - g.transpose(0, 1)) * 0.5)
@@ -376,17 +403,18 @@ impl Energy {
 
     /// V(x_i, t_i) with a per-row time feature column (n×1).
     pub fn potential_rows(&self, x: &Tensor, t_col: &Tensor) -> Option<Tensor> {
-        if let Some(lin) = &self.linear {
-            return lin.potential(x);
-        }
-        self.potential.as_ref().map(|net| {
+        let terms = match &self.terms {
+            Terms::Linear(lin) => return lin.potential(x),
+            Terms::Networks(n) => n,
+        };
+        terms.potential.as_ref().map(|net| {
             let input = if self.config.variant.time_varying {
                 Tensor::cat(&[x.shallow_clone(), t_col.shallow_clone()], 1)
             } else {
                 x.shallow_clone()
             };
             let v = net.forward(&input).squeeze_dim(1);
-            match &self.quadratic {
+            match &terms.quadratic {
                 Some(quad) => v + quad.value(x, t_col),
                 None => v,
             }
@@ -425,18 +453,20 @@ impl Energy {
 
     /// Symmetrised interaction kernel W(z) = ½(w(z) + w(−z)) per row of z.
     pub fn interaction_kernel(&self, z: &Tensor) -> Option<Tensor> {
-        if let Some(lin) = &self.linear {
-            return Some((lin.kernel(z)? + lin.kernel(&-z)?) * 0.5);
+        match &self.terms {
+            Terms::Linear(lin) => Some((lin.kernel(z)? + lin.kernel(&-z)?) * 0.5),
+            Terms::Networks(n) => {
+                n.interaction.as_ref().map(|net| ((net.forward(z) + net.forward(&-z)) * 0.5).squeeze_dim(1))
+            }
         }
-        self.interaction.as_ref().map(|net| ((net.forward(z) + net.forward(&-z)) * 0.5).squeeze_dim(1))
     }
 
     /// θ₃ as a scalar tensor (network units), if learned.
     pub fn theta3(&self) -> Option<Tensor> {
-        if let Some(lin) = &self.linear {
-            return lin.theta3();
+        match &self.terms {
+            Terms::Linear(lin) => lin.theta3(),
+            Terms::Networks(n) => n.theta3_raw.as_ref().map(|r| r.softplus().squeeze()),
         }
-        self.theta3_raw.as_ref().map(|r| r.softplus().squeeze())
     }
 
     /// Empirical energy of one batch (eq. 24): mean V + ½ mean_{i,j} W(x_i − x_j) − θ₃ H, where the

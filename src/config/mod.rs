@@ -6,12 +6,16 @@ use crate::device::DeviceSpec;
 use crate::energy::{EnergyConfig, Variant};
 use crate::error::{Error, Result};
 use crate::maps::{LogDetEstimator, MapConfig};
-use crate::methods::jkonet::JkonetConfig;
-use crate::methods::jkonet_star::StarConfig;
 use crate::nn::Activation;
 use crate::optim::AdamConfig;
 use std::fmt;
 use std::str::FromStr;
+
+pub mod jkonet;
+pub mod star;
+
+pub use jkonet::{JkonetConfig, OuterLoss};
+pub use star::{CouplingKind, PredictRule, StarConfig};
 
 /// The learning method. All of them produce the same [`crate::Model`] (energy, queries, file format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,7 +11,6 @@
 //! box of differences, centred at 0.
 
 use crate::error::{Error, Result};
-use ndarray::{Array1, Array2};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
@@ -87,6 +86,20 @@ impl LinearEnergy {
             lo: var("lo", Tensor::full([dim as i64], -4.0, opts)),
             hi: var("hi", Tensor::full([dim as i64], 4.0, opts)),
         })
+    }
+
+    /// A second handle on the same parameters (tensors shared, not copied): a trainer that fits
+    /// them keeps one while the model owns the energy.
+    pub(crate) fn handle(&self) -> LinearEnergy {
+        LinearEnergy {
+            spec: self.spec,
+            dim: self.dim,
+            theta_v: self.theta_v.as_ref().map(Tensor::shallow_clone),
+            theta_w: self.theta_w.as_ref().map(Tensor::shallow_clone),
+            theta3: self.theta3.as_ref().map(Tensor::shallow_clone),
+            lo: self.lo.shallow_clone(),
+            hi: self.hi.shallow_clone(),
+        }
     }
 
     pub fn features_count(&self) -> usize {
@@ -244,12 +257,6 @@ fn outer_products(columns: &[Tensor], n: i64) -> Tensor {
     }
     let total = acc.size()[1];
     acc.narrow(1, 1, total - 1)
-}
-
-/// Solve the symmetric positive definite system (A) s = b in f64 with LAPACK (ndarray-linalg).
-pub fn solve_spd(a: Array2<f64>, b: Array1<f64>) -> Result<Array1<f64>> {
-    use ndarray_linalg::SolveH;
-    a.solveh_into(b).map_err(|e| Error::numerical(format!("linear JKOnet*: the ridge system is singular ({e})")))
 }
 
 #[cfg(test)]

@@ -48,7 +48,9 @@ pub trait Trainer: Send {
     /// Iterations that make one epoch.
     fn iterations_per_epoch(&self) -> usize;
     /// Count one finished epoch on the model.
-    fn finish_epoch(&mut self);
+    fn finish_epoch(&mut self) {
+        self.model_mut().epochs_done += 1;
+    }
     /// The model, mutably (normalisation, baselines and the best parameters are set through it).
     fn model_mut(&mut self) -> &mut Model;
     /// Iterations of the `auto` budget: 100 epochs unless the method knows better.
@@ -178,6 +180,22 @@ pub trait Trainer: Send {
         outcome.map(|_| history)
     }
 }
+
+/// The model accessors of a [`Trainer`] whose model is its field `model` (every method's trainer).
+macro_rules! model_field_access {
+    () => {
+        fn model(&self) -> &crate::model::Model {
+            &self.model
+        }
+        fn model_mut(&mut self) -> &mut crate::model::Model {
+            &mut self.model
+        }
+        fn into_model(self: Box<Self>) -> crate::model::Model {
+            self.model
+        }
+    };
+}
+pub(crate) use model_field_access;
 
 /// Refuse a configuration meant for another method (each trainer checks it was given its own).
 pub(crate) fn expect_method(config: &TrainConfig, expected: Method) -> Result<()> {

@@ -316,24 +316,13 @@ impl IJKOnetTrainer {
 }
 
 impl Trainer for IJKOnetTrainer {
-    fn model(&self) -> &Model {
-        &self.model
-    }
-    fn model_mut(&mut self) -> &mut Model {
-        &mut self.model
-    }
-    fn into_model(self: Box<Self>) -> Model {
-        self.model
-    }
+    crate::train::model_field_access!();
     fn step(&mut self) -> Result<(f64, f64)> {
         self.step_once()
     }
     /// One pass over the largest snapshot in batches.
     fn iterations_per_epoch(&self) -> usize {
         batches_per_epoch(&self.data, self.model.config.batch_size)
-    }
-    fn finish_epoch(&mut self) {
-        self.model.epochs_done += 1;
     }
     fn auto_iterations(&self) -> usize {
         IJKONET_AUTO_ITERATIONS

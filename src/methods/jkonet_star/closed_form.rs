@@ -188,15 +188,7 @@ impl LinearTrainer {
 }
 
 impl Trainer for LinearTrainer {
-    fn model(&self) -> &Model {
-        &self.model
-    }
-    fn model_mut(&mut self) -> &mut Model {
-        &mut self.model
-    }
-    fn into_model(self: Box<Self>) -> Model {
-        self.model
-    }
+    crate::train::model_field_access!();
     fn step(&mut self) -> Result<(f64, f64)> {
         if self.loss.is_none() {
             self.loss = Some(self.solve()?);
@@ -210,9 +202,6 @@ impl Trainer for LinearTrainer {
     /// One closed-form solve: further iterations would only repeat it.
     fn auto_iterations(&self) -> usize {
         1
-    }
-    fn finish_epoch(&mut self) {
-        self.model.epochs_done += 1;
     }
 }
 

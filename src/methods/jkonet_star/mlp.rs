@@ -194,23 +194,12 @@ impl StarTrainer {
 }
 
 impl Trainer for StarTrainer {
-    fn model(&self) -> &Model {
-        &self.model
-    }
-    fn model_mut(&mut self) -> &mut Model {
-        &mut self.model
-    }
-    fn into_model(self: Box<Self>) -> Model {
-        self.model
-    }
+    crate::train::model_field_access!();
     fn step(&mut self) -> Result<(f64, f64)> {
         self.step_once().map(|l| (l, 0.0))
     }
     /// One pass over all couplings in batches.
     fn iterations_per_epoch(&self) -> usize {
         self.rows().div_ceil(self.model.config.batch_size).max(1)
-    }
-    fn finish_epoch(&mut self) {
-        self.model.epochs_done += 1;
     }
 }

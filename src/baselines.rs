@@ -199,12 +199,15 @@ impl Baselines {
                 self.dim()
             )));
         }
-        (0..test.len() - 1)
-            .map(|k| {
-                let pred = self.predict(kind, k, test.get(k).expect("k in range").points.view())?;
-                crate::metrics::ot::w1(pred.view(), test.get(k + 1).expect("k + 1 in range").points.view())
-            })
-            .collect()
+        let preds = (0..test.len() - 1)
+            .map(|k| self.predict(kind, k, test.get(k).expect("k in range").points.view()))
+            .collect::<Result<Vec<_>>>()?;
+        let pairs: Vec<_> = preds
+            .iter()
+            .enumerate()
+            .map(|(k, pred)| (pred.view(), test.get(k + 1).expect("k + 1 in range").points.view()))
+            .collect();
+        crate::metrics::ot::w1_many(&pairs)
     }
 }
 

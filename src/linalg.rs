@@ -1,13 +1,13 @@
-//! Small dense linear algebra in f64 on ndarray: a cyclic Jacobi symmetric eigensolver, the square
-//! root of a positive semidefinite matrix, a one-sided Jacobi SVD for minimum-norm least squares,
-//! and sample means and covariances. Aimed at matrices up to about 100×100, where Jacobi's
-//! O(n³) sweeps are cheap and its accuracy (small eigenvalues to high relative precision) helps.
+//! Small dense linear algebra in f64 on ndarray, through ndarray-linalg's LAPACK (the system
+//! OpenBLAS, linked statically: see `.cargo/config.toml`): the symmetric eigen-decomposition
+//! (`dsyev`), the square root of a positive semidefinite matrix, minimum-norm least squares from the
+//! SVD (`dgesvd`), and sample means and covariances. The helpers add what the callers rely on:
+//! input checks (square, finite, symmetric), exact symmetrisation, clamping of round-off negative
+//! eigenvalues of PSD matrices, and numpy's `rcond` cut-off for least squares.
 
 use crate::error::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
-
-/// Sweeps after which Jacobi iterations give up; convergence is quadratic, so ~10 are typical.
-const MAX_SWEEPS: usize = 100;
+use ndarray_linalg::{EigValsh, Eigh, SVD, UPLO};
 
 /// Relative asymmetry |a_ij − a_ji| / max|a| above which an input is rejected as non-symmetric.
 const SYMMETRY_TOL: f64 = 1e-8;
@@ -26,229 +26,116 @@ fn check_finite_matrix(a: ArrayView2<f64>, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Eigen-decomposition of a real symmetric matrix by cyclic Jacobi rotations: returns the
-/// eigenvalues in ascending order and the orthogonal matrix whose columns are the matching
-/// eigenvectors, so that `a = Q diag(λ) Qᵀ`.
-pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+fn lapack_failed(what: &str, e: ndarray_linalg::error::LinalgError) -> Error {
+    Error::numerical(format!("{what}: LAPACK failed ({e})"))
+}
+
+/// The exactly symmetrised copy ½(a + aᵀ) of a square, finite, symmetric (up to round-off) matrix,
+/// so that tolerated asymmetry does not depend on which triangle LAPACK reads.
+fn symmetrised(a: ArrayView2<f64>, what: &str) -> Result<Array2<f64>> {
     let n = a.nrows();
     if n != a.ncols() {
-        return Err(Error::invalid_argument(format!(
-            "symmetric_eigen: matrix is not square ({}×{})",
-            a.nrows(),
-            a.ncols()
-        )));
+        return Err(Error::invalid_argument(format!("{what}: matrix is not square ({}×{})", a.nrows(), a.ncols())));
     }
-    check_finite_matrix(a, "symmetric_eigen")?;
+    check_finite_matrix(a, what)?;
     let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for i in 0..n {
         for j in (i + 1)..n {
             if (a[[i, j]] - a[[j, i]]).abs() > SYMMETRY_TOL * scale {
                 return Err(Error::invalid_argument(format!(
-                    "symmetric_eigen: matrix is not symmetric: a[{i},{j}] = {} but a[{j},{i}] = {}",
+                    "{what}: matrix is not symmetric: a[{i},{j}] = {} but a[{j},{i}] = {}",
                     a[[i, j]],
                     a[[j, i]]
                 )));
             }
         }
     }
-    // Work on the exactly symmetrised matrix so tolerated round-off asymmetry does not bias the result.
-    let mut m = Array2::from_shape_fn((n, n), |(i, j)| 0.5 * (a[[i, j]] + a[[j, i]]));
-    let mut q = Array2::<f64>::eye(n);
-    let frobenius = m.iter().map(|v| v * v).sum::<f64>().sqrt();
-
-    let mut converged = false;
-    for sweep in 0..MAX_SWEEPS {
-        let off_diagonal = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| m[[i, j]] * m[[i, j]])
-            .sum::<f64>()
-            .sqrt();
-        if off_diagonal <= f64::EPSILON * frobenius {
-            converged = true;
-            break;
-        }
-        for p in 0..n {
-            for r in (p + 1)..n {
-                let apr = m[[p, r]];
-                if apr == 0.0 {
-                    continue;
-                }
-                let (app, arr) = (m[[p, p]], m[[r, r]]);
-                // After a few sweeps, an element too small to change either diagonal entry is
-                // round-off; zeroing it (Rutishauser) guarantees termination.
-                if sweep > 3 && app.abs() + 100.0 * apr.abs() == app.abs() && arr.abs() + 100.0 * apr.abs() == arr.abs()
-                {
-                    m[[p, r]] = 0.0;
-                    m[[r, p]] = 0.0;
-                    continue;
-                }
-                // Smaller root t = tan φ of t² + 2θt − 1 = 0 annihilates m[p,r] with |φ| ≤ π/4.
-                let theta = (arr - app) / (2.0 * apr);
-                let t = if theta >= 0.0 { 1.0 } else { -1.0 } / (theta.abs() + theta.hypot(1.0));
-                let c = 1.0 / t.hypot(1.0);
-                let s = t * c;
-                for k in 0..n {
-                    let (mkp, mkr) = (m[[k, p]], m[[k, r]]);
-                    m[[k, p]] = c * mkp - s * mkr;
-                    m[[k, r]] = s * mkp + c * mkr;
-                }
-                for k in 0..n {
-                    let (mpk, mrk) = (m[[p, k]], m[[r, k]]);
-                    m[[p, k]] = c * mpk - s * mrk;
-                    m[[r, k]] = s * mpk + c * mrk;
-                }
-                m[[p, r]] = 0.0;
-                m[[r, p]] = 0.0;
-                for k in 0..n {
-                    let (qkp, qkr) = (q[[k, p]], q[[k, r]]);
-                    q[[k, p]] = c * qkp - s * qkr;
-                    q[[k, r]] = s * qkp + c * qkr;
-                }
-            }
-        }
-    }
-    if !converged {
-        return Err(Error::numerical(format!(
-            "symmetric_eigen: Jacobi iteration did not converge in {MAX_SWEEPS} sweeps (n = {n})"
-        )));
-    }
-
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| m[[i, i]].total_cmp(&m[[j, j]]));
-    let eigenvalues = Array1::from_iter(order.iter().map(|&i| m[[i, i]]));
-    let eigenvectors = Array2::from_shape_fn((n, n), |(row, col)| q[[row, order[col]]]);
-    Ok((eigenvalues, eigenvectors))
+    Ok(Array2::from_shape_fn((n, n), |(i, j)| 0.5 * (a[[i, j]] + a[[j, i]])))
 }
 
-/// Eigenvalues of a symmetric PSD matrix, with round-off negatives clamped to 0; a clearly
-/// negative eigenvalue is an error.
-fn psd_eigen(a: ArrayView2<f64>, what: &str) -> Result<(Array1<f64>, Array2<f64>)> {
-    let (mut eigenvalues, eigenvectors) = symmetric_eigen(a).map_err(|e| e.context(what))?;
+/// Eigen-decomposition of a real symmetric matrix: the eigenvalues in ascending order and the
+/// orthogonal matrix whose columns are the matching eigenvectors, so that `a = Q diag(λ) Qᵀ`.
+pub fn symmetric_eigen(a: ArrayView2<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+    const WHAT: &str = "symmetric_eigen";
+    symmetrised(a, WHAT)?.eigh(UPLO::Lower).map_err(|e| lapack_failed(WHAT, e))
+}
+
+/// The eigenvalues of a PSD matrix as its square root needs them: a clearly negative eigenvalue
+/// (below −1e-9 · max|λ|) is an error, and those within LAPACK's absolute accuracy of 0
+/// (|λ| ≤ n·ε·max|λ|, round-off of a backward-stable solver) are set to 0: their square roots,
+/// ~√(n·ε·‖a‖), would otherwise put noise into the null space of a rank-deficient matrix.
+fn clamp_psd(eigenvalues: &mut Array1<f64>, what: &str) -> Result<()> {
     let largest = eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let zero = eigenvalues.len() as f64 * f64::EPSILON * largest;
     for lambda in eigenvalues.iter_mut() {
         if *lambda < -PSD_NEGATIVE_TOL * largest {
             return Err(Error::invalid_argument(format!(
                 "{what}: matrix is not positive semidefinite (eigenvalue {lambda:e}, largest |eigenvalue| {largest:e})"
             )));
         }
-        *lambda = lambda.max(0.0);
+        if *lambda <= zero {
+            *lambda = 0.0;
+        }
     }
-    Ok((eigenvalues, eigenvectors))
+    Ok(())
 }
 
 /// The symmetric PSD square root `S` (with `S·S = a`) of a symmetric positive semidefinite matrix;
-/// tiny negative eigenvalues from round-off (down to −1e-9 · max|λ|) are clamped to 0.
+/// tiny negative eigenvalues from round-off (down to −1e-9 · max|λ|) are clamped to 0, and so are
+/// eigenvalues below LAPACK's accuracy (n·ε·max|λ|).
 pub fn sqrtm_psd(a: ArrayView2<f64>) -> Result<Array2<f64>> {
-    let (eigenvalues, q) = psd_eigen(a, "sqrtm_psd")?;
-    let n = eigenvalues.len();
-    let root = eigenvalues.mapv(f64::sqrt);
-    // Q · diag(√λ) · Qᵀ, written out so the result is exactly symmetric.
-    let mut s = Array2::<f64>::zeros((n, n));
-    for i in 0..n {
-        for j in i..n {
-            let v: f64 = (0..n).map(|k| q[[i, k]] * root[k] * q[[j, k]]).sum();
-            s[[i, j]] = v;
-            s[[j, i]] = v;
-        }
-    }
-    Ok(s)
+    const WHAT: &str = "sqrtm_psd";
+    let (mut eigenvalues, q) = symmetric_eigen(a).map_err(|e| e.context(WHAT))?;
+    clamp_psd(&mut eigenvalues, WHAT)?;
+    // Q · diag(√λ) · Qᵀ, then exactly symmetric.
+    let s = (&q * &eigenvalues.mapv(f64::sqrt)).dot(&q.t());
+    Ok((&s + &s.t()) * 0.5)
 }
 
 /// The trace of the PSD square root, Σ √λᵢ, of a symmetric positive semidefinite matrix (same
 /// clamping as [`sqrtm_psd`]).
 pub fn trace_sqrtm_psd(a: ArrayView2<f64>) -> Result<f64> {
-    let (eigenvalues, _) = psd_eigen(a, "trace_sqrtm_psd")?;
+    const WHAT: &str = "trace_sqrtm_psd";
+    let mut eigenvalues = symmetrised(a, WHAT)?.eigvalsh(UPLO::Lower).map_err(|e| lapack_failed(WHAT, e))?;
+    clamp_psd(&mut eigenvalues, WHAT)?;
     Ok(eigenvalues.iter().map(|v| v.sqrt()).sum())
-}
-
-/// One-sided (Hestenes) Jacobi: orthogonalises the columns of `a` by plane rotations, returning
-/// `w = a·v` with mutually orthogonal columns and the orthogonal `v`. The singular values are the
-/// column norms of `w`; this avoids forming `aᵀa`, which would square the condition number.
-fn one_sided_jacobi(a: ArrayView2<f64>) -> Result<(Array2<f64>, Array2<f64>)> {
-    let (rows, cols) = a.dim();
-    let mut w = a.to_owned();
-    let mut v = Array2::<f64>::eye(cols);
-    // Columns with norm below ε·‖a‖_F are round-off (rank deficiency, or more columns than rows);
-    // rotating them against the others would only stir noise and stall convergence.
-    let negligible = (f64::EPSILON * a.iter().map(|x| x * x).sum::<f64>().sqrt()).powi(2);
-    for _ in 0..MAX_SWEEPS {
-        let mut rotated = false;
-        for p in 0..cols {
-            for r in (p + 1)..cols {
-                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
-                for k in 0..rows {
-                    alpha += w[[k, p]] * w[[k, p]];
-                    beta += w[[k, r]] * w[[k, r]];
-                    gamma += w[[k, p]] * w[[k, r]];
-                }
-                if alpha <= negligible || beta <= negligible || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
-                    continue;
-                }
-                rotated = true;
-                // Same rotation as the symmetric Jacobi step on the 2×2 Gram block [[α, γ], [γ, β]].
-                let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = if zeta >= 0.0 { 1.0 } else { -1.0 } / (zeta.abs() + zeta.hypot(1.0));
-                let c = 1.0 / t.hypot(1.0);
-                let s = t * c;
-                for k in 0..rows {
-                    let (wp, wr) = (w[[k, p]], w[[k, r]]);
-                    w[[k, p]] = c * wp - s * wr;
-                    w[[k, r]] = s * wp + c * wr;
-                }
-                for k in 0..cols {
-                    let (vp, vr) = (v[[k, p]], v[[k, r]]);
-                    v[[k, p]] = c * vp - s * vr;
-                    v[[k, r]] = s * vp + c * vr;
-                }
-            }
-        }
-        if !rotated {
-            return Ok((w, v));
-        }
-    }
-    Err(Error::numerical(format!("one-sided Jacobi SVD did not converge in {MAX_SWEEPS} sweeps ({rows}×{cols})")))
 }
 
 /// Singular values of `a` (any shape), in descending order.
 pub fn singular_values(a: ArrayView2<f64>) -> Result<Array1<f64>> {
-    check_finite_matrix(a, "singular_values")?;
-    let (w, _) = one_sided_jacobi(a)?;
-    let mut sigma: Vec<f64> = w.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
-    sigma.sort_by(|x, y| y.total_cmp(x));
-    Ok(Array1::from(sigma))
+    const WHAT: &str = "singular_values";
+    check_finite_matrix(a, WHAT)?;
+    let (_, sigma, _) = a.svd(false, false).map_err(|e| lapack_failed(WHAT, e))?;
+    Ok(sigma)
 }
 
 /// Minimum-norm least-squares solution of `a·x ≈ b` (like numpy's `lstsq`): singular values at or
 /// below `rcond · σ_max` are treated as zero, so rank-deficient and under-determined systems get
 /// the solution of smallest Euclidean norm.
 pub fn lstsq_min_norm(a: ArrayView2<f64>, b: ArrayView1<f64>, rcond: f64) -> Result<Array1<f64>> {
-    check_finite_matrix(a, "lstsq_min_norm")?;
+    const WHAT: &str = "lstsq_min_norm";
+    check_finite_matrix(a, WHAT)?;
     if b.len() != a.nrows() {
         return Err(Error::invalid_argument(format!(
-            "lstsq_min_norm: right-hand side has length {} but the matrix has {} rows",
+            "{WHAT}: right-hand side has length {} but the matrix has {} rows",
             b.len(),
             a.nrows()
         )));
     }
     if let Some((i, v)) = b.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("lstsq_min_norm: right-hand side entry {i} is not finite ({v})")));
+        return Err(Error::invalid_argument(format!("{WHAT}: right-hand side entry {i} is not finite ({v})")));
     }
     if !(rcond.is_finite() && rcond >= 0.0) {
-        return Err(Error::invalid_argument(format!("lstsq_min_norm: rcond must be finite and ≥ 0, got {rcond}")));
+        return Err(Error::invalid_argument(format!("{WHAT}: rcond must be finite and ≥ 0, got {rcond}")));
     }
-    let (w, v) = one_sided_jacobi(a)?;
-    let norms: Vec<f64> = w.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
-    let sigma_max = norms.iter().fold(0.0f64, |m, &s| m.max(s));
+    let (u, sigma, vt) = a.svd(true, true).map_err(|e| lapack_failed(WHAT, e))?;
+    let (u, vt) = u.zip(vt).ok_or_else(|| Error::internal(format!("{WHAT}: the SVD returned no singular vectors")))?;
     let mut x = Array1::<f64>::zeros(a.ncols());
-    if sigma_max == 0.0 {
-        return Ok(x);
-    }
-    let cutoff = rcond * sigma_max;
-    // With w_i = σ_i u_i: x = Σ_{σ_i > cutoff} (u_iᵀ b / σ_i) v_i = Σ (w_iᵀ b / σ_i²) v_i.
-    for (i, &sigma) in norms.iter().enumerate() {
-        if sigma > cutoff {
-            let coefficient = w.column(i).dot(&b) / (sigma * sigma);
-            x.scaled_add(coefficient, &v.column(i));
+    let cutoff = rcond * sigma.iter().fold(0.0f64, |m, &s| m.max(s));
+    // x = Σ_{σ_i > cutoff} (u_iᵀ b / σ_i) v_i; nothing when a = 0.
+    for (i, &s) in sigma.iter().enumerate() {
+        if s > cutoff {
+            x.scaled_add(u.column(i).dot(&b) / s, &vt.row(i));
         }
     }
     Ok(x)
@@ -345,7 +232,7 @@ mod tests {
             let tr = trace_sqrtm_psd(a.view()).unwrap();
             assert!((tr - s.diag().sum()).abs() < 1e-10 * (1.0 + tr));
         }
-        // Rank one: vvᵀ has root vvᵀ/‖v‖, and its zero eigenvalues come out of Jacobi as ±round-off.
+        // Rank one: vvᵀ has root vvᵀ/‖v‖, and its zero eigenvalues come out of LAPACK as ±round-off.
         let v = array![1.0, 2.0, -3.0];
         let outer = Array2::from_shape_fn((3, 3), |(i, j)| v[i] * v[j]);
         let s = sqrtm_psd(outer.view()).unwrap();

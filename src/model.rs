@@ -602,12 +602,16 @@ impl Model {
                 self.dim()
             )));
         }
-        (0..self.axis.steps())
-            .map(|k| {
-                let pred = self.push_forward(k, test.get(k).expect("k in range").points.view())?;
-                crate::metrics::ot::w1(pred.view(), test.get(k + 1).expect("k+1 in range").points.view())
-            })
-            .collect()
+        // The predictions run libtorch, one after the other; the exact OT solves then run in parallel.
+        let preds = (0..self.axis.steps())
+            .map(|k| self.push_forward(k, test.get(k).expect("k in range").points.view()))
+            .collect::<Result<Vec<_>>>()?;
+        let pairs: Vec<_> = preds
+            .iter()
+            .enumerate()
+            .map(|(k, pred)| (pred.view(), test.get(k + 1).expect("k+1 in range").points.view()))
+            .collect();
+        crate::metrics::ot::w1_many(&pairs)
     }
 
     /// Copies of every parameter (energy and maps): what early stopping keeps.
@@ -684,7 +688,7 @@ impl Model {
                 format!("{:e},{:e},{},{},{}", v.initial_w1, v.best_w1, v.best_epoch, v.epochs_run, v.stop_reason),
             );
         }
-        let bytes = safetensors::tensor::serialize(views, &Some(meta))
+        let bytes = safetensors::tensor::serialize(views, Some(meta))
             .map_err(|e| Error::internal(format!("cannot serialise the model: {e:?}")))?;
         std::fs::write(path, bytes).map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
     }

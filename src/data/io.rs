@@ -552,7 +552,7 @@ mod tests {
     /// An .npy file with the given header dictionary (padded as numpy does) followed by `data`.
     fn npy_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut header = dict.to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');

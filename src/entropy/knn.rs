@@ -36,12 +36,16 @@ pub(crate) fn knn_distances_tree<const D: usize>(x: ArrayView2<f64>, k: usize) -
             p
         })
         .collect();
-    let tree: ImmutableKdTree<f64, D> = ImmutableKdTree::new_from_slice(&points);
+    // Construction fails only past u32::MAX points (the item index type); the exact scan gives the
+    // same distances.
+    let Ok(tree) = ImmutableKdTree::<f64, D>::new_from_slice(&points) else {
+        return knn_distances_brute(x, k);
+    };
     // One extra neighbour: the query point itself comes back at distance 0.
     let wanted = NonZero::<usize>::MIN.saturating_add(k);
     let mut out = Array2::<f64>::zeros((points.len(), k));
     for (i, p) in points.iter().enumerate() {
-        let found = tree.nearest_n::<SquaredEuclidean>(p, wanted);
+        let found = tree.query(p).nearest_n::<SquaredEuclidean<f64>>(wanted).execute();
         // Drop the point itself; if an exact duplicate displaced it from the list, drop the first
         // entry instead: both are at distance 0, so the remaining distances are the same.
         let self_position = found.iter().position(|nn| nn.item as usize == i).unwrap_or(0);

@@ -147,10 +147,14 @@ impl IJKOnetTrainer {
         expect_method(config, Method::IJKOnet)?;
         let mut model = Model::new(config, data.dim(), data.times(), NETWORKS)?;
         if config.energy.variant.internal {
-            model.entropies = data
-                .iter()
+            // One kNN estimate per snapshot, independent and free of libtorch: in parallel.
+            use rayon::prelude::*;
+            let snapshots: Vec<_> = data.iter().collect();
+            let entropies: Vec<Result<f64>> = snapshots
+                .par_iter()
                 .map(|s| crate::entropy::estimate(s.points.view(), config.entropy_k.min(s.len() - 1)))
-                .collect::<Result<_>>()?;
+                .collect();
+            model.entropies = entropies.into_iter().collect::<Result<_>>()?;
         }
         let device = model.device;
         let (mut live, live_maps) = new_networks(config, data.dim(), &model.axis, device)?;
@@ -355,10 +359,9 @@ pub fn warm_start_maps(fits: &[GaussianFit], validation: Option<&Snapshots>) -> 
                 return Ok(if n >= 10 * d { full } else { at(0.0) });
             };
             let (src, dst) = (&val.get(k).expect("k in range").points, &val.get(k + 1).expect("k+1 in range").points);
-            let scores: Vec<f64> = WARM_START_LAMBDAS
-                .iter()
-                .map(|&lambda| crate::metrics::ot::w1(at(lambda).apply(src.view()).view(), dst.view()))
-                .collect::<Result<_>>()?;
+            let preds: Vec<_> = WARM_START_LAMBDAS.iter().map(|&lambda| at(lambda).apply(src.view())).collect();
+            let pairs: Vec<_> = preds.iter().map(|p| (p.view(), dst.view())).collect();
+            let scores = crate::metrics::ot::w1_many(&pairs)?;
             // The simplest map (smallest λ) within 2 % of the best score: validation W1 on a few
             // cells is noisy, and a noisy covariance costs more than it explains.
             let best = scores.iter().cloned().fold(f64::INFINITY, f64::min);

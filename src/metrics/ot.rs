@@ -97,6 +97,28 @@ pub fn w1(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
     exact_ot(x, y, GroundCost::Euclidean).map(|plan| plan.cost)
 }
 
+/// Cost-matrix bytes that [`w1_many`] lets its parallel solves hold at once; above it, the pairs are
+/// solved one after the other so that peak memory stays that of one solve.
+const PARALLEL_COST_BYTES: f64 = 2e9;
+
+/// [`evaluation_w1`] of each pair (exact [`w1`] up to [`EXACT_EVALUATION_POINTS`] points per
+/// cloud), in the order of `pairs`, the independent solves spread over rayon's pool (pure Rust: no
+/// libtorch call runs on its threads). Each result is exactly what [`evaluation_w1`] gives; on
+/// failure, the error of the first failing pair.
+pub fn w1_many(pairs: &[(ArrayView2<f64>, ArrayView2<f64>)]) -> Result<Vec<f64>> {
+    use rayon::prelude::*;
+    let solved = |n: usize| n.min(EXACT_EVALUATION_POINTS) as f64;
+    let largest = pairs.iter().map(|(x, y)| 8.0 * solved(x.nrows()) * solved(y.nrows())).fold(0.0, f64::max);
+    let at_once = pairs.len().min(rayon::current_num_threads()) as f64;
+    let one = |(x, y): &(ArrayView2<f64>, ArrayView2<f64>)| evaluation_w1(*x, *y).map(|e| e.value);
+    let results: Vec<Result<f64>> = if largest * at_once <= PARALLEL_COST_BYTES {
+        pairs.par_iter().map(one).collect()
+    } else {
+        pairs.iter().map(one).collect()
+    };
+    results.into_iter().collect()
+}
+
 /// W2² between uniform point clouds: the optimal squared-Euclidean cost.
 pub fn w2_squared(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
     exact_ot(x, y, GroundCost::SquaredEuclidean).map(|plan| plan.cost)
@@ -684,6 +706,22 @@ mod tests {
 
     fn uniform_cloud(rng: &mut ChaCha8Rng, n: usize, d: usize, lo: f64, hi: f64) -> Array2<f64> {
         Array2::from_shape_fn((n, d), |_| rng.random_range(lo..hi))
+    }
+
+    #[test]
+    fn w1_many_is_w1_per_pair_in_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let clouds: Vec<Array2<f64>> = (0..6).map(|i| uniform_cloud(&mut rng, 20 + 7 * i, 3, -1.0, 1.0)).collect();
+        let pairs: Vec<_> = clouds.windows(2).map(|w| (w[0].view(), w[1].view())).collect();
+        let many = w1_many(&pairs).unwrap();
+        let one: Vec<f64> = pairs.iter().map(|(x, y)| w1(*x, *y).unwrap()).collect();
+        assert_eq!(many, one, "bit-identical and in the order of the pairs");
+        assert!(w1_many(&[]).unwrap().is_empty());
+        // The first failing pair's error (dimension mismatch, then an empty cloud).
+        let (bad_dim, empty) = (Array2::<f64>::zeros((4, 2)), Array2::<f64>::zeros((0, 3)));
+        let pairs = [pairs[0], (clouds[0].view(), bad_dim.view()), (clouds[0].view(), empty.view())];
+        let first = w1(clouds[0].view(), bad_dim.view()).unwrap_err().to_string();
+        assert_eq!(w1_many(&pairs).unwrap_err().to_string(), first);
     }
 
     fn pairwise(x: &Array2<f64>, y: &Array2<f64>, cost: GroundCost) -> Array2<f64> {

@@ -180,7 +180,7 @@ impl StarTrainer {
         // which restores the copy above; the parameters are scanned (a device sync per tensor)
         // only at the end of an epoch, so a finished run never hands out non-finite ones.
         self.model.config.energy_optim.step(&mut self.opt, &loss);
-        if (self.iterations + 1) % self.iterations_per_epoch() == 0 && !crate::train::all_finite(&params) {
+        if (self.iterations + 1).is_multiple_of(self.iterations_per_epoch()) && !crate::train::all_finite(&params) {
             return self.diverged("a parameter", f64::NAN);
         }
         self.iterations += 1;

@@ -16,9 +16,11 @@ demo: cli
 demo-example:
 	$(ENV) cargo run --release --example demo
 
+# With the `cli` feature, so the command-line tool, its tests (tests/cli.rs, the CLI part of tests/h5ad.rs)
+# and ijkonet::plot are built and tested too; lint checks the library without it as well.
 test: lint
-	$(ENV) cargo test --all-targets
-	$(ENV) cargo test --doc
+	$(ENV) cargo test --all-targets --features cli
+	$(ENV) cargo test --doc --features cli
 	$(MAKE) test-c
 	$(MAKE) test-bindings
 
@@ -57,15 +59,17 @@ provision:
 lint:
 	$(ENV) cargo fmt --check
 	$(ENV) cargo clippy --all-targets -- -D warnings
+	$(ENV) cargo clippy --all-targets --features cli -- -D warnings
 
 bench-ot:
 	$(ENV) cargo run --release --example ot_bench
 
-# The command-line tool (target/release/ijkonet); it finds libtorch through its rpath.
+# The command-line tool (target/release/ijkonet); it finds libtorch through its rpath. Behind the cargo
+# feature `cli` (clap, indicatif, plotters), which the library itself (lib-release, CMake, R, Julia) leaves out.
 CLI := target/release/ijkonet
 
 cli:
-	$(ENV) cargo build --release --bin ijkonet
+	$(ENV) cargo build --release --features cli --bin ijkonet
 
 # The same on the real embryoid-body data (5 PCs): held-out one-step W1 and plots in out/eb.
 EB := ../shared/data/eb_pca5

@@ -35,7 +35,7 @@ WORK="$(dirname "$OUT")/work-$STAMP"
 mkdir -p "$WORK"
 
 echo "bench: building (release)" >&2
-cargo build --release --quiet --bin ijkonet --example ot_bench --example bench_synthetic --example bench_eb
+cargo build --release --quiet --features cli --bin ijkonet --example ot_bench --example bench_synthetic --example bench_eb
 BIN=target/release/ijkonet
 EX=target/release/examples
 

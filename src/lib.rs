@@ -13,6 +13,10 @@
 //! - [`metrics`]: exact optimal transport (W1, W2), Sinkhorn divergence, MMD, Bures–Wasserstein UVP,
 //!   L2-UVP; [`entropy`]: Kozachenko–Leonenko differential entropy.
 //! - [`device`]: compute device selection (`auto`, `cpu`, `cuda:N`).
+//!
+//! Cargo features: none by default, so the library (and `libijkonet.so` / `libijkonet.a` for C, R and
+//! Julia) carries only the core; `plot` adds `plot` (PNG figures through plotters), `cli` the `ijkonet`
+//! command-line tool (clap, indicatif) together with `plot`.
 
 pub mod baselines;
 pub mod check;
@@ -30,6 +34,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod synth;
 pub mod tensor;

@@ -1,5 +1,6 @@
 //! PNG figures for the command-line tool: level curves of scalar fields on a grid (marching
-//! squares), scatter plots of point clouds, and line plots of training curves.
+//! squares), scatter plots of point clouds, and line plots of training curves. Behind the cargo
+//! feature `plot` (turned on by `cli`), so the C ABI library does not link plotters.
 //!
 //! Text (titles, tick labels) needs a TrueType font at run time; the first of `IJKONET_FONT`, the
 //! DejaVu Sans of Debian's `fonts-dejavu-core` and a few usual system paths is used. Without one

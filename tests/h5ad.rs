@@ -5,9 +5,8 @@
 use ijkonet::data::h5ad::parse_time_values;
 use ijkonet::data::{read_h5ad, H5adOptions, Matrix};
 use ijkonet::error::ErrorKind;
-use ijkonet::{Model, Snapshots};
+use ijkonet::Snapshots;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const N_PER: usize = 20;
 
@@ -159,87 +158,96 @@ fn malformed_and_unsupported_inputs() {
 
 // ------------------------------------------------------------------------------------------- CLI
 
-const TINY: &[&str] = &[
-    "--epochs",
-    "2",
-    "--set",
-    "threads=1",
-    "--set",
-    "energy_hidden=8,8",
-    "--set",
-    "map_hidden=8",
-    "--set",
-    "map_steps=1",
-    "--set",
-    "batch_size=10",
-];
+/// The command-line tool on .h5ad input (the `ijkonet` binary exists with the `cli` feature).
+#[cfg(feature = "cli")]
+mod cli {
+    use super::fixture;
+    use ijkonet::Model;
+    use std::path::Path;
+    use std::process::{Command, Output};
 
-fn ijkonet(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ijkonet")).args(args).current_dir(dir).output().expect("binary runs")
-}
+    const TINY: &[&str] = &[
+        "--epochs",
+        "2",
+        "--set",
+        "threads=1",
+        "--set",
+        "energy_hidden=8,8",
+        "--set",
+        "map_hidden=8",
+        "--set",
+        "map_steps=1",
+        "--set",
+        "batch_size=10",
+    ];
 
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = ijkonet(dir, args);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "ijkonet {args:?} failed: {stdout}{stderr}");
-    stdout.into_owned()
-}
-
-/// Exit status 1 and one `error: …` line mentioning every string in `mentions`.
-fn fails(dir: &Path, args: &[&str], mentions: &[&str]) {
-    let out = ijkonet(dir, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "ijkonet {args:?}: {stderr:?}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(lines.len() == 1 && lines[0].starts_with("error: "), "ijkonet {args:?}: {stderr:?}");
-    for m in mentions {
-        assert!(lines[0].contains(m), "ijkonet {args:?}: {stderr:?} should mention {m:?}");
+    fn ijkonet(dir: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ijkonet")).args(args).current_dir(dir).output().expect("binary runs")
     }
-}
 
-#[test]
-fn cli_trains_evaluates_and_plots_from_h5ad() {
-    let dir = std::env::temp_dir().join(format!("ijkonet-h5ad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dense = fixture("dense.h5ad").display().to_string();
-    let ordered = fixture("ordered_labels.h5ad").display().to_string();
-    let data: &[&str] = &[&dense, "--obsm", "X_pca", "--time-key", "day"];
+    fn ok(dir: &Path, args: &[&str]) -> String {
+        let out = ijkonet(dir, args);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "ijkonet {args:?} failed: {stdout}{stderr}");
+        stdout.into_owned()
+    }
 
-    let mut args = vec!["train"];
-    args.extend_from_slice(data);
-    args.extend_from_slice(&["-o", "m.safetensors", "--test-fraction", "0.25"]);
-    args.extend_from_slice(TINY);
-    ok(&dir, &args);
-    let model = Model::load(dir.join("m.safetensors"), None).unwrap();
-    assert_eq!((model.dim(), model.times()), (4, &[0.0, 1.5, 4.0][..]));
+    /// Exit status 1 and one `error: …` line mentioning every string in `mentions`.
+    fn fails(dir: &Path, args: &[&str], mentions: &[&str]) {
+        let out = ijkonet(dir, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "ijkonet {args:?}: {stderr:?}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(lines.len() == 1 && lines[0].starts_with("error: "), "ijkonet {args:?}: {stderr:?}");
+        for m in mentions {
+            assert!(lines[0].contains(m), "ijkonet {args:?}: {stderr:?} should mention {m:?}");
+        }
+    }
 
-    let mut args = vec!["eval", "m.safetensors"];
-    args.extend_from_slice(data);
-    args.push("--json");
-    let json: serde_json::Value = serde_json::from_str(&ok(&dir, &args)).unwrap();
-    assert!(json.is_object() || json.is_array(), "{json}");
-    let mut args = vec!["plot", "m.safetensors"];
-    args.extend_from_slice(data);
-    args.extend_from_slice(&["-o", "figs", "--grid", "10"]);
-    ok(&dir, &args);
-    assert!(std::fs::read_dir(dir.join("figs")).unwrap().count() > 0);
+    #[test]
+    fn cli_trains_evaluates_and_plots_from_h5ad() {
+        let dir = std::env::temp_dir().join(format!("ijkonet-h5ad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dense = fixture("dense.h5ad").display().to_string();
+        let ordered = fixture("ordered_labels.h5ad").display().to_string();
+        let data: &[&str] = &[&dense, "--obsm", "X_pca", "--time-key", "day"];
 
-    // Non-numeric labels: refused with the flag to use, accepted with it.
-    fails(
-        &dir,
-        &["train", &ordered, "--obsm", "X_pca", "--time-key", "stage", "-o", "o.safetensors"],
-        &["--time-values"],
-    );
-    let mut args = vec!["train", &ordered, "--obsm", "X_pca", "--time-key", "stage"];
-    args.extend_from_slice(&["--time-values", "day2=2,day10=10,day21=21", "-o", "o.safetensors"]);
-    args.extend_from_slice(TINY);
-    ok(&dir, &args);
-    assert_eq!(Model::load(dir.join("o.safetensors"), None).unwrap().times(), &[2.0, 10.0, 21.0]);
+        let mut args = vec!["train"];
+        args.extend_from_slice(data);
+        args.extend_from_slice(&["-o", "m.safetensors", "--test-fraction", "0.25"]);
+        args.extend_from_slice(TINY);
+        ok(&dir, &args);
+        let model = Model::load(dir.join("m.safetensors"), None).unwrap();
+        assert_eq!((model.dim(), model.times()), (4, &[0.0, 1.5, 4.0][..]));
 
-    // The flags belong to .h5ad, and .h5ad needs the time column.
-    fails(&dir, &["train", &dense, "-o", "x.safetensors"], &["--time-key COLUMN"]);
-    fails(&dir, &["train", "d.npz", "--obsm", "X_pca", "-o", "x.safetensors"], &["--obsm", ".h5ad"]);
-    fails(&dir, &["eval", "m.safetensors", &dense, "--obsm", "X_umap", "--time-key", "day"], &["X_umap", "X_pca"]);
-    let _ = std::fs::remove_dir_all(&dir);
+        let mut args = vec!["eval", "m.safetensors"];
+        args.extend_from_slice(data);
+        args.push("--json");
+        let json: serde_json::Value = serde_json::from_str(&ok(&dir, &args)).unwrap();
+        assert!(json.is_object() || json.is_array(), "{json}");
+        let mut args = vec!["plot", "m.safetensors"];
+        args.extend_from_slice(data);
+        args.extend_from_slice(&["-o", "figs", "--grid", "10"]);
+        ok(&dir, &args);
+        assert!(std::fs::read_dir(dir.join("figs")).unwrap().count() > 0);
+
+        // Non-numeric labels: refused with the flag to use, accepted with it.
+        fails(
+            &dir,
+            &["train", &ordered, "--obsm", "X_pca", "--time-key", "stage", "-o", "o.safetensors"],
+            &["--time-values"],
+        );
+        let mut args = vec!["train", &ordered, "--obsm", "X_pca", "--time-key", "stage"];
+        args.extend_from_slice(&["--time-values", "day2=2,day10=10,day21=21", "-o", "o.safetensors"]);
+        args.extend_from_slice(TINY);
+        ok(&dir, &args);
+        assert_eq!(Model::load(dir.join("o.safetensors"), None).unwrap().times(), &[2.0, 10.0, 21.0]);
+
+        // The flags belong to .h5ad, and .h5ad needs the time column.
+        fails(&dir, &["train", &dense, "-o", "x.safetensors"], &["--time-key COLUMN"]);
+        fails(&dir, &["train", "d.npz", "--obsm", "X_pca", "-o", "x.safetensors"], &["--obsm", ".h5ad"]);
+        fails(&dir, &["eval", "m.safetensors", &dense, "--obsm", "X_umap", "--time-key", "day"], &["X_umap", "X_pca"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -176,12 +176,10 @@ fn check_row_times(rows: usize, t: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// A lower bound on the energy's parameters for `config` and dimension `dim` (its first layers),
-/// for [`MethodNetworks::min_parameters`]; `linear` energies have none worth bounding.
-pub(crate) fn min_energy_parameters(config: &TrainConfig, dim: usize, linear: bool) -> u128 {
-    if linear {
-        return 0;
-    }
+/// A lower bound on the parameters of an MLP energy for `config` and dimension `dim` (its first
+/// layers), over any number of steps: the [`MethodNetworks::min_parameters`] of methods whose only
+/// networks are the energy's.
+pub(crate) fn min_energy_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
     let v = config.energy.variant;
     let h0 = config.energy.hidden.first().map_or(0, |&w| w.max(0) as u128);
     (u128::from(v.potential) + u128::from(v.interaction)) * dim as u128 * h0

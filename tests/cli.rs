@@ -10,20 +10,9 @@ use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TINY: &[&str] = &[
-    "--epochs",
-    "2",
-    "--set",
-    "threads=1",
-    "--set",
-    "energy_hidden=8,8",
-    "--set",
-    "map_hidden=8",
-    "--set",
-    "map_steps=1",
-    "--set",
-    "batch_size=20",
-];
+mod tiny_cli;
+
+const TINY: [&str; 12] = tiny_cli::tiny_training_args("batch_size=20");
 
 /// A fresh, empty directory for one test.
 fn workdir(name: &str) -> PathBuf {
@@ -153,7 +142,7 @@ fn train_predict_simulate_eval_plot_pipeline() {
         ],
     );
     let mut args = vec!["train", "d.npz", "-o", "m.safetensors", "--test-fraction", "0.5", "--seed", "2"];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(&TINY);
     let stdout = ok(&dir, &args);
     assert!(stdout.contains("held-out"), "{stdout}");
     let history = std::fs::read_to_string(dir.join("m.safetensors.history.csv")).unwrap();
@@ -280,11 +269,11 @@ fn train_reads_npy_with_labels_and_csv_with_a_named_label_column() {
     std::fs::write(dir.join("data.csv"), csv).unwrap();
 
     let mut args = vec!["train", "data.npy", "--labels", "labels.npy", "-o", "a.safetensors", "--test-fraction", "0"];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(&TINY);
     let out = ok(&dir, &args);
     assert!(out.contains("3 snapshots [40, 40, 40]"), "{out}");
     let mut args = vec!["train", "data.csv", "--label-column", "time", "-o", "b.safetensors", "--variant", "V+W"];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(&TINY);
     let out = ok(&dir, &args);
     assert!(out.contains("iJKOnet_V+W") && out.contains("[24, 24, 24]"), "{out}");
     let m = Model::load(dir.join("b.safetensors"), None).unwrap();
@@ -298,7 +287,7 @@ fn errors_are_one_line_with_a_non_zero_status() {
     let dir = workdir("errors");
     ok(&dir, &["generate", "--particles", "20", "--steps", "1", "-o", "d.npz"]);
     let mut args = vec!["train", "d.npz", "-o", "m.safetensors", "--test-fraction", "0"];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(&TINY);
     ok(&dir, &args);
     ndarray_npy::write_npy(dir.join("x3.npy"), &Array2::<f64>::zeros((5, 3))).unwrap();
 
@@ -354,7 +343,7 @@ fn train_selects_the_method_and_every_method_predicts_and_evaluates() {
     for (method, opts) in extra {
         let model = format!("{method}.safetensors");
         let mut args = vec!["train", "d.npz", "-o", model.as_str(), "--method", method, "--test-fraction", "0.5"];
-        args.extend_from_slice(TINY);
+        args.extend_from_slice(&TINY);
         args.extend_from_slice(opts);
         let out = ok(&dir, &args);
         let name = match *method {

@@ -160,26 +160,16 @@ fn malformed_and_unsupported_inputs() {
 
 /// The command-line tool on .h5ad input (the `ijkonet` binary exists with the `cli` feature).
 #[cfg(feature = "cli")]
+mod tiny_cli;
+
+#[cfg(feature = "cli")]
 mod cli {
     use super::fixture;
     use ijkonet::Model;
     use std::path::Path;
     use std::process::{Command, Output};
 
-    const TINY: &[&str] = &[
-        "--epochs",
-        "2",
-        "--set",
-        "threads=1",
-        "--set",
-        "energy_hidden=8,8",
-        "--set",
-        "map_hidden=8",
-        "--set",
-        "map_steps=1",
-        "--set",
-        "batch_size=10",
-    ];
+    const TINY: [&str; 12] = super::tiny_cli::tiny_training_args("batch_size=10");
 
     fn ijkonet(dir: &Path, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_ijkonet")).args(args).current_dir(dir).output().expect("binary runs")
@@ -216,7 +206,7 @@ mod cli {
         let mut args = vec!["train"];
         args.extend_from_slice(data);
         args.extend_from_slice(&["-o", "m.safetensors", "--test-fraction", "0.25"]);
-        args.extend_from_slice(TINY);
+        args.extend_from_slice(&TINY);
         ok(&dir, &args);
         let model = Model::load(dir.join("m.safetensors"), None).unwrap();
         assert_eq!((model.dim(), model.times()), (4, &[0.0, 1.5, 4.0][..]));
@@ -240,7 +230,7 @@ mod cli {
         );
         let mut args = vec!["train", &ordered, "--obsm", "X_pca", "--time-key", "stage"];
         args.extend_from_slice(&["--time-values", "day2=2,day10=10,day21=21", "-o", "o.safetensors"]);
-        args.extend_from_slice(TINY);
+        args.extend_from_slice(&TINY);
         ok(&dir, &args);
         assert_eq!(Model::load(dir.join("o.safetensors"), None).unwrap().times(), &[2.0, 10.0, 21.0]);
 

@@ -72,7 +72,7 @@ fn min_parameters(config: &TrainConfig, dim: usize, steps: usize) -> u128 {
     let width = |w: Option<&i64>| w.map_or(0, |&w| w.max(0) as u128);
     let count = if config.maps.shared { 1 } else { steps as u128 };
     let maps = count * dim as u128 * (width(config.maps.hidden.first()) + width(config.maps.hidden.last()));
-    min_energy_parameters(config, dim, false) + maps
+    min_energy_parameters(config, dim, steps) + maps
 }
 
 /// A training session: the model plus optimiser state, data on the device and the batch sampler.

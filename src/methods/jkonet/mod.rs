@@ -97,7 +97,7 @@ fn check_variant(config: &TrainConfig) -> Result<()> {
 }
 
 /// JKOnet's networks: the energy, and [`IcnnRule`] (its ψ are fitted per prediction, not kept).
-pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters: min_energy_parameters };
 
 fn networks(
     config: &TrainConfig,
@@ -106,10 +106,6 @@ fn networks(
     device: tch::Device,
 ) -> Result<(Energy, Box<dyn StepRule>)> {
     Ok((Energy::new(&config.energy, dim, device, config.seed)?, Box::new(IcnnRule)))
-}
-
-fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
-    min_energy_parameters(config, dim, false)
 }
 
 /// JKOnet predicts by solving each JKO step with an ICNN and the frozen energy, for the whole cloud

@@ -14,20 +14,17 @@ use crate::data::Snapshots;
 use crate::energy::linear::LinearEnergy;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
-use crate::model::{min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
+use crate::model::{MethodNetworks, Model, StepRule, TimeAxis};
 use crate::train::{expect_method, Trainer};
 use ndarray::{Array1, Array2};
 use tch::{Device, Kind, Tensor};
 
 /// JKOnet*_l's networks: a linear energy in fixed features and the SDE step rule.
-pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+/// The linear energy's size follows from its features, checked when it is built: no bound is needed.
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters: |_, _, _| 0 };
 
 fn networks(config: &TrainConfig, dim: usize, _: &TimeAxis, device: Device) -> Result<(Energy, Box<dyn StepRule>)> {
     Ok(super::with_sde_rule(Energy::new_linear(&config.energy, config.star.feature_spec(), dim, device)?))
-}
-
-fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
-    min_energy_parameters(config, dim, true)
 }
 
 /// A JKOnet*_l session: the solve happens on the first step; later steps return the same loss.

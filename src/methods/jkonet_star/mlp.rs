@@ -21,7 +21,7 @@ use tch::nn;
 use tch::{Kind, Tensor};
 
 /// JKOnet*'s networks: an MLP energy and the SDE step rule.
-pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters };
+pub(crate) const NETWORKS: MethodNetworks = MethodNetworks { build: networks, min_parameters: min_energy_parameters };
 
 fn networks(
     config: &TrainConfig,
@@ -30,10 +30,6 @@ fn networks(
     device: tch::Device,
 ) -> Result<(Energy, Box<dyn StepRule>)> {
     Ok(super::with_sde_rule(Energy::new(&config.energy, dim, device, config.seed)?))
-}
-
-fn min_parameters(config: &TrainConfig, dim: usize, _steps: usize) -> u128 {
-    min_energy_parameters(config, dim, false)
 }
 
 /// A JKOnet* (MLP) training session.

@@ -22,13 +22,7 @@ pub fn to_array(t: &Tensor) -> Result<Array2<f64>> {
     Ok(Array2::from_shape_vec((size[0] as usize, size[1] as usize), flat).expect("size from tensor"))
 }
 
-/// Check an input cloud: expected dimension, at least one row, finite values.
+/// Check an input cloud against the model: dimension `dim`, then the rules of [`crate::check::points`].
 pub fn check_points(x: ArrayView2<f64>, dim: usize, what: &str) -> Result<()> {
-    if x.ncols() != dim {
-        return Err(Error::invalid_argument(format!(
-            "{what}: points have dimension {} but the model has {dim}",
-            x.ncols()
-        )));
-    }
-    crate::check::points(x, what, "points")
+    crate::check::points_of_dim(x, dim, "the model", what, "points")
 }

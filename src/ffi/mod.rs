@@ -124,35 +124,22 @@ unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
     unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
 }
 
-/// Number of values in an n × d buffer, refusing empty shapes and overflow.
-fn points_len(n: usize, d: usize, what: &str) -> Result<usize, Error> {
-    if n == 0 {
-        return Err(Error::invalid_argument(format!("{what}: n = 0, at least one point is needed")));
-    }
-    if d == 0 {
-        return Err(Error::invalid_argument(format!("{what}: d = 0, the dimension must be at least 1")));
-    }
-    n.checked_mul(d).ok_or_else(|| Error::invalid_argument(format!("{what}: n × d = {n} × {d} overflows")))
-}
-
-/// A read-only n × d row-major view of caller memory, validated for NULL, shape and finiteness.
+/// A read-only n × d row-major view of caller memory. The shape (n, d ≥ 1, no overflow) and the
+/// pointer are checked here, before any read; the values by [`crate::check::points`], which holds
+/// the rules and messages shared with the rest of the crate.
 unsafe fn points<'a, T>(p: *const T, n: usize, d: usize, what: &str) -> Result<ArrayView2<'a, T>, Error>
 where
     T: Copy + Into<f64>,
 {
-    let len = points_len(n, d, what)?;
+    crate::check::shape(n, d, what, "")?;
+    let len =
+        n.checked_mul(d).ok_or_else(|| Error::invalid_argument(format!("{what}: n × d = {n} × {d} overflows")))?;
     non_null(p, what)?;
     // SAFETY: non-NULL; the caller guarantees n·d readable values for the duration of the call.
     let values = unsafe { std::slice::from_raw_parts(p, len) };
-    if let Some(i) = values.iter().position(|&v| !v.into().is_finite()) {
-        return Err(Error::invalid_argument(format!(
-            "{what}: value {} at row {}, column {} is not finite",
-            values[i].into(),
-            i / d,
-            i % d
-        )));
-    }
-    Ok(ArrayView2::from_shape((n, d), values).expect("length n·d checked"))
+    let view = ArrayView2::from_shape((n, d), values).expect("length n·d checked");
+    crate::check::points(view, what, "")?;
+    Ok(view)
 }
 
 /// Check an output buffer before any work: non-NULL and long enough for `needed` values.

@@ -8,11 +8,12 @@ use super::{CouplingKind, StarConfig};
 use crate::data::Snapshots;
 use crate::error::{Error, Result};
 use crate::metrics::ot::{exact_ot, GroundCost};
+use crate::metrics::sinkhorn::{plan, SinkhornOptions};
 use ndarray::{ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use rayon::prelude::*;
 
 /// The coupling of step k → k+1: (source row in snapshot k, target row in snapshot k+1, weight),
 /// weights summing to 1.
@@ -32,42 +33,100 @@ impl StepCoupling {
 }
 
 /// Couplings of every step of a dataset.
+///
+/// The random block permutations are drawn first, step by step from one generator seeded with
+/// `seed` (the order the sequential code always used, so results do not depend on the thread count);
+/// then all (step, block) problems are solved, in parallel with rayon for exact couplings (pure Rust).
+/// Entropic couplings run one after the other: their solver uses libtorch, which parallelises each
+/// problem with its own intra-op threads.
 pub fn compute(data: &Snapshots, cfg: &StarConfig, seed: u64) -> Result<Vec<StepCoupling>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC0FF_EE00);
-    (0..data.len() - 1)
+    let steps: Vec<(ArrayView2<f64>, ArrayView2<f64>, Vec<Block>)> = (0..data.len() - 1)
         .map(|k| {
             let x = data.get(k).expect("k in range").points.view();
             let y = data.get(k + 1).expect("k+1 in range").points.view();
-            couple(x, y, cfg, &mut rng).map_err(|e| e.context(format!("couplings of step {k}")))
+            let blocks = blocks(x.nrows(), y.nrows(), cfg, &mut rng).map_err(|e| step_context(e, k))?;
+            Ok((x, y, blocks))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let jobs: Vec<(usize, &Block)> =
+        steps.iter().enumerate().flat_map(|(k, s)| s.2.iter().map(move |b| (k, b))).collect();
+    let solved = run(cfg, &jobs, |&(k, block)| solve_block(steps[k].0, steps[k].1, block, cfg));
+    let mut couplings: Vec<StepCoupling> =
+        steps.iter().map(|(x, y, _)| StepCoupling { entries: Vec::with_capacity(x.nrows().max(y.nrows())) }).collect();
+    for (&(k, _), result) in jobs.iter().zip(solved) {
+        couplings[k].entries.extend(result.map_err(|e| step_context(e, k))?);
+    }
+    Ok(couplings)
+}
+
+fn step_context(e: Error, k: usize) -> Error {
+    e.context(format!("couplings of step {k}"))
 }
 
 /// Coupling of two clouds, blockwise above `cfg.block` points.
 pub fn couple(x: ArrayView2<f64>, y: ArrayView2<f64>, cfg: &StarConfig, rng: &mut ChaCha8Rng) -> Result<StepCoupling> {
-    let (n, m) = (x.nrows(), y.nrows());
+    let blocks = blocks(x.nrows(), y.nrows(), cfg, rng)?;
+    let mut entries = Vec::with_capacity(x.nrows().max(y.nrows()));
+    for part in run(cfg, &blocks, |block| solve_block(x, y, block, cfg)) {
+        entries.extend(part?);
+    }
+    Ok(StepCoupling { entries })
+}
+
+/// One OT problem of a step: rows `sx` of the source and `sy` of the target (`None`: all of them),
+/// holding the fraction `share` of the step's mass.
+struct Block {
+    sx: Option<Vec<usize>>,
+    sy: Option<Vec<usize>>,
+    share: f64,
+}
+
+/// The blocks of an n → m step: one, or `count` random ones of proportional sizes (block b holds the
+/// same fraction of both clouds) from a permutation of each cloud drawn from `rng`.
+fn blocks(n: usize, m: usize, cfg: &StarConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Block>> {
     if n == 0 || m == 0 {
         return Err(Error::invalid_data("cannot couple an empty snapshot"));
     }
     let largest = n.max(m);
-    let blocks = if cfg.block == 0 || largest <= cfg.block { 1 } else { largest.div_ceil(cfg.block).min(n.min(m)) };
-    if blocks == 1 {
-        return solve(x, y, cfg);
+    let count = if cfg.block == 0 || largest <= cfg.block { 1 } else { largest.div_ceil(cfg.block).min(n.min(m)) };
+    if count == 1 {
+        return Ok(vec![Block { sx: None, sy: None, share: 1.0 }]);
     }
     let mut px: Vec<usize> = (0..n).collect();
     let mut py: Vec<usize> = (0..m).collect();
     px.shuffle(rng);
     py.shuffle(rng);
-    let mut entries = Vec::with_capacity(largest);
-    for b in 0..blocks {
-        // Proportional chunk sizes when n ≠ m: block b holds the same fraction of both clouds.
-        let sx = &px[b * n / blocks..(b + 1) * n / blocks];
-        let sy = &py[b * m / blocks..(b + 1) * m / blocks];
-        let plan = solve(x.select(Axis(0), sx).view(), y.select(Axis(0), sy).view(), cfg)?;
-        let share = sx.len() as f64 / n as f64;
-        entries.extend(plan.entries.into_iter().map(|(i, j, w)| (sx[i], sy[j], w * share)));
+    Ok((0..count)
+        .map(|b| {
+            let sx = px[b * n / count..(b + 1) * n / count].to_vec();
+            let sy = py[b * m / count..(b + 1) * m / count].to_vec();
+            Block { share: sx.len() as f64 / n as f64, sx: Some(sx), sy: Some(sy) }
+        })
+        .collect())
+}
+
+/// Map `solve` over `jobs` in order: in parallel for exact couplings, sequentially for entropic ones
+/// (libtorch inside, see [`compute`]).
+fn run<J: Sync, R: Send>(cfg: &StarConfig, jobs: &[J], solve: impl Fn(&J) -> R + Sync + Send) -> Vec<R> {
+    match cfg.coupling {
+        CouplingKind::Exact => jobs.par_iter().map(solve).collect(),
+        CouplingKind::Sinkhorn => jobs.iter().map(solve).collect(),
     }
-    Ok(StepCoupling { entries })
+}
+
+/// The entries of one block's plan, in the step's row indices and with the block's share of mass.
+fn solve_block(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    block: &Block,
+    cfg: &StarConfig,
+) -> Result<Vec<(usize, usize, f64)>> {
+    let (Some(sx), Some(sy)) = (&block.sx, &block.sy) else {
+        return Ok(solve(x, y, cfg)?.entries);
+    };
+    let plan = solve(x.select(Axis(0), sx).view(), y.select(Axis(0), sy).view(), cfg)?;
+    Ok(plan.entries.into_iter().map(|(i, j, w)| (sx[i], sy[j], w * block.share)).collect())
 }
 
 fn solve(x: ArrayView2<f64>, y: ArrayView2<f64>, cfg: &StarConfig) -> Result<StepCoupling> {
@@ -77,65 +136,25 @@ fn solve(x: ArrayView2<f64>, y: ArrayView2<f64>, cfg: &StarConfig) -> Result<Ste
     }
 }
 
-/// Log-domain Sinkhorn in f64 with uniform marginals and cost ‖x − y‖² (no ½), absolute ε. Entries
-/// at most 1/(10·max(n, m)) are dropped (the reference's filter) and the rest renormalised to
-/// total mass 1 (the reference leaves them unnormalised, its [BUG] 16).
+/// Entropic coupling from the crate's Sinkhorn solver ([`crate::metrics::sinkhorn::plan`]: log
+/// domain, ε-scaling, f64) with uniform marginals and cost ‖x − y‖² (no ½), absolute ε. Entries at
+/// most 1/(10·max(n, m)) are dropped (the reference's filter) and the rest renormalised to total
+/// mass 1 (the reference leaves them unnormalised, its [BUG] 16).
 pub fn sinkhorn(x: ArrayView2<f64>, y: ArrayView2<f64>, epsilon: f64) -> Result<StepCoupling> {
     let (n, m) = (x.nrows(), y.nrows());
-    let to = |a: ArrayView2<f64>| {
-        let v: Vec<f64> = a.iter().copied().collect();
-        Tensor::from_slice(&v).view([a.nrows() as i64, a.ncols() as i64]).to_device(Device::Cpu)
-    };
-    let (xt, yt) = (to(x), to(y));
-    let cost = (xt.unsqueeze(1) - yt.unsqueeze(0)).square().sum_dim_intlist([2i64].as_slice(), false, Kind::Double);
-    let (log_a, log_b) = (-(n as f64).ln(), -(m as f64).ln());
-    let mut f = Tensor::zeros([n as i64], (Kind::Double, Device::Cpu));
-    let mut g = Tensor::zeros([m as i64], (Kind::Double, Device::Cpu));
-    // ε-scaling: from half the largest cost down to ε, warm-starting the potentials, since plain
-    // Sinkhorn needs O(max c/ε) iterations when ε is small against the costs.
-    let mut eps = (cost.max().double_value(&[]) / 2.0).max(epsilon);
-    loop {
-        let last = eps <= epsilon;
-        let tol = if last { 1e-4 } else { 1e-2 };
-        let scaled = &cost / -eps;
-        let mut converged = false;
-        let mut err = f64::INFINITY;
-        for _ in 0..5000 {
-            f = (log_a - (&scaled + (&g / eps).unsqueeze(0)).logsumexp([1i64].as_slice(), false)) * eps;
-            g = (log_b - (&scaled + (&f / eps).unsqueeze(1)).logsumexp([0i64].as_slice(), false)) * eps;
-            // After the g update the column marginals are exact; check the rows.
-            let rows = (&scaled + (&f / eps).unsqueeze(1) + (&g / eps).unsqueeze(0)).exp().sum_dim_intlist(
-                [1i64].as_slice(),
-                false,
-                Kind::Double,
-            );
-            err = (rows * n as f64 - 1.0).abs().max().double_value(&[]);
-            if !err.is_finite() {
-                return Err(Error::numerical(format!("Sinkhorn diverged (ε = {eps})")));
-            }
-            if err < tol {
-                converged = true;
-                break;
-            }
-        }
-        // Near-degenerate plans converge slowly at small ε; a marginal error under 1 % is kept
-        // (the plan is renormalised below anyway).
-        if !(converged || last && err < 1e-2) {
-            return Err(Error::numerical(format!(
-                "Sinkhorn did not converge in 5000 iterations at ε = {eps}; increase star_epsilon"
-            )));
-        }
-        if last {
-            break;
-        }
-        eps = (eps / 2.0).max(epsilon);
+    let opts = SinkhornOptions { epsilon, max_iter: SINKHORN_MAX_ITER, tolerance: SINKHORN_TOLERANCE };
+    let solved = plan(x, y, &opts)?;
+    // Near-degenerate plans converge slowly at small ε; a marginal error under 1 % is kept (the
+    // plan is renormalised below anyway).
+    if !(solved.converged || solved.error < 1e-2) {
+        return Err(Error::numerical(format!(
+            "Sinkhorn did not converge in {} iterations at ε = {epsilon} (marginal error {:.1e}); increase star_epsilon",
+            solved.iterations, solved.error
+        )));
     }
-    let scaled = &cost / -epsilon;
-    let plan = (&scaled + (&f / epsilon).unsqueeze(1) + (&g / epsilon).unsqueeze(0)).exp();
-    let flat = Vec::<f64>::try_from(&plan.contiguous().view([-1]))?;
     let threshold = 1.0 / (10.0 * n.max(m) as f64);
     let mut entries: Vec<(usize, usize, f64)> =
-        flat.iter().enumerate().filter(|(_, &w)| w > threshold).map(|(idx, &w)| (idx / m, idx % m, w)).collect();
+        solved.plan.indexed_iter().filter(|(_, &w)| w > threshold).map(|((i, j), &w)| (i, j, w)).collect();
     if entries.is_empty() {
         return Err(Error::numerical("Sinkhorn plan has no entry above the threshold"));
     }
@@ -145,6 +164,10 @@ pub fn sinkhorn(x: ArrayView2<f64>, y: ArrayView2<f64>, epsilon: f64) -> Result<
     }
     Ok(StepCoupling { entries })
 }
+
+/// Iteration budget and L1 marginal tolerance of entropic couplings.
+const SINKHORN_MAX_ITER: usize = 20_000;
+const SINKHORN_TOLERANCE: f64 = 1e-4;
 
 /// All couplings of a dataset as rows: source x, target y, step k, weight w (Σ w = 1 per step),
 /// source row index in snapshot k, and ∇log ρ_{k+1}(y) when the internal energy is learned —

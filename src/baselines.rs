@@ -199,15 +199,7 @@ impl Baselines {
                 self.dim()
             )));
         }
-        let preds = (0..test.len() - 1)
-            .map(|k| self.predict(kind, k, test.get(k).expect("k in range").points.view()))
-            .collect::<Result<Vec<_>>>()?;
-        let pairs: Vec<_> = preds
-            .iter()
-            .enumerate()
-            .map(|(k, pred)| (pred.view(), test.get(k + 1).expect("k + 1 in range").points.view()))
-            .collect();
-        crate::metrics::ot::w1_many(&pairs)
+        crate::metrics::ot::one_step_w1(test, |k, x| self.predict(kind, k, x))
     }
 }
 

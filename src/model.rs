@@ -600,16 +600,7 @@ impl Model {
                 self.dim()
             )));
         }
-        // The predictions run libtorch, one after the other; the exact OT solves then run in parallel.
-        let preds = (0..self.axis.steps())
-            .map(|k| self.push_forward(k, test.get(k).expect("k in range").points.view()))
-            .collect::<Result<Vec<_>>>()?;
-        let pairs: Vec<_> = preds
-            .iter()
-            .enumerate()
-            .map(|(k, pred)| (pred.view(), test.get(k + 1).expect("k+1 in range").points.view()))
-            .collect();
-        crate::metrics::ot::w1_many(&pairs)
+        crate::metrics::ot::one_step_w1(test, |k, x| self.push_forward(k, x))
     }
 
     /// Copies of every parameter (energy and maps): what early stopping keeps.

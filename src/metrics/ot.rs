@@ -119,6 +119,19 @@ pub fn w1_many(pairs: &[(ArrayView2<f64>, ArrayView2<f64>)]) -> Result<Vec<f64>>
     results.into_iter().collect()
 }
 
+/// One-step W1 per step k of `test`: [`evaluation_w1`] between `predict(k, cells of snapshot k)`
+/// and the cells of snapshot k+1. The predictions run one after the other (they may call
+/// libtorch); the OT solves then run in parallel ([`w1_many`]).
+pub fn one_step_w1(
+    test: &crate::data::Snapshots,
+    mut predict: impl FnMut(usize, ArrayView2<f64>) -> Result<ndarray::Array2<f64>>,
+) -> Result<Vec<f64>> {
+    let cells = |k: usize| test.get(k).expect("k in range").points.view();
+    let preds = (0..test.len().saturating_sub(1)).map(|k| predict(k, cells(k))).collect::<Result<Vec<_>>>()?;
+    let pairs: Vec<_> = preds.iter().enumerate().map(|(k, pred)| (pred.view(), cells(k + 1))).collect();
+    w1_many(&pairs)
+}
+
 /// W2² between uniform point clouds: the optimal squared-Euclidean cost.
 pub fn w2_squared(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
     exact_ot(x, y, GroundCost::SquaredEuclidean).map(|plan| plan.cost)

@@ -10,7 +10,8 @@
 //!
 //! cargo run --release --example bench_jkonet_star -- [part=all|speed|accuracy|eb] [device=cpu]
 //!     [data=<eb_pca5 dir>] [seeds=0,1,2,3,4] [v_epochs=1000] [full_epochs=100] [eb_epochs=100]
-//!     [speed_epochs=200] [full_theta3_init=0.001] [key=value …]
+//!     [speed_epochs=200] [full_theta3_init=0.001] [eb_variants=t,V;V]
+//!     [eb_split=<train.npy>,<test.npy> (labels in <x>_labels.npy; the same split for every seed)] [key=value …]
 
 use ijkonet::config::{Method, TrainConfig};
 use ijkonet::data::read_labelled_npy;
@@ -45,6 +46,12 @@ fn run(c: &TrainConfig, train: &Snapshots) -> ijkonet::Result<(Box<dyn Trainer>,
     Ok((t, pre, start.elapsed().as_secs_f64()))
 }
 
+/// `x.npy` with its labels in `x_labels.npy`.
+fn labelled(path: &std::path::Path) -> ijkonet::Result<Snapshots> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).expect("file name");
+    read_labelled_npy(path, path.with_file_name(format!("{stem}_labels.npy")))
+}
+
 fn wavy(pairing: Pairing) -> ijkonet::Result<(Snapshots, Snapshots)> {
     let sde = SdeConfig {
         potential: Some(Potential::WavyPlateau),
@@ -66,6 +73,9 @@ fn main() -> ijkonet::Result<()> {
     let mut part = "all".to_string();
     let mut theta3_init = "0.001".to_string();
     let mut seeds = vec![0u64, 1, 2, 3, 4];
+    let mut eb_variants = vec!["t,V".to_string(), "V".to_string()];
+    // A fixed split (the reference's: numpy seed 0, 60/40 per snapshot), the same for every seed.
+    let mut fixed_split: Option<(PathBuf, PathBuf)> = None;
     let (mut v_epochs, mut full_epochs, mut eb_epochs, mut speed_epochs) = (1000, 100, 100, 200);
     let mut data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     for arg in std::env::args().skip(1) {
@@ -78,6 +88,11 @@ fn main() -> ijkonet::Result<()> {
             "eb_epochs" => eb_epochs = v.parse().expect("eb_epochs"),
             "speed_epochs" => speed_epochs = v.parse().expect("speed_epochs"),
             "data" => data_dir = PathBuf::from(v),
+            "eb_split" => {
+                let (a, b) = v.split_once(',').expect("eb_split=<train.npy>,<test.npy>");
+                fixed_split = Some((PathBuf::from(a), PathBuf::from(b)));
+            }
+            "eb_variants" => eb_variants = v.split(';').map(str::to_string).collect(),
             "full_theta3_init" => theta3_init = v.to_string(),
             _ => base.set(k, v)?,
         }
@@ -135,10 +150,13 @@ fn main() -> ijkonet::Result<()> {
     }
     if all || part == "eb" {
         let data = read_labelled_npy(data_dir.join("data.npy"), data_dir.join("sample_labels.npy"))?;
-        for variant in ["t,V", "V"] {
+        for variant in eb_variants.iter().map(String::as_str) {
             let (mut scores, mut pres, mut trains) = (Vec::new(), Vec::new(), Vec::new());
             for &seed in &seeds {
-                let (train, test) = data.split(0.4, seed)?;
+                let (train, test) = match &fixed_split {
+                    Some((a, b)) => (labelled(a)?, labelled(b)?),
+                    None => data.split(0.4, seed)?,
+                };
                 let mut c = config(&base, Method::JKOnetStar, variant, eb_epochs);
                 c.seed = seed;
                 let (t, pre, secs) = run(&c, &train)?;

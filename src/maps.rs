@@ -67,7 +67,7 @@ impl TransportMaps {
         let mut nets: Vec<Mlp> = (0..count)
             .map(|k| Mlp::new(&(&root / format!("map{k}")), input, &config.hidden, d, config.activation))
             .collect();
-        crate::nn::init_uniform(&vs, seed);
+        crate::nn::init_linear(&vs, seed, crate::nn::WeightInit::Uniform);
         if config.residual {
             nets.iter_mut().for_each(|net| net.shrink_output(0.01));
         }

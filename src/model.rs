@@ -5,7 +5,7 @@
 //! training lives in [`crate::train`] and [`crate::methods`].
 
 use crate::baselines::{Baseline, Baselines, GaussianFit, Normalisation};
-use crate::config::{Method, TrainConfig};
+use crate::config::{Method, TimeFeature, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::{Error, Result};
@@ -27,23 +27,33 @@ pub struct TimeAxis {
     pub times: Vec<f64>,
     /// Mean gap between consecutive snapshots: one unit of normalised time.
     pub scale: f64,
+    /// What the networks read as time ([`TimeAxis::feature`]); never `Auto`.
+    pub feature_kind: TimeFeature,
 }
 
 impl TimeAxis {
-    pub fn new(times: Vec<f64>) -> Result<TimeAxis> {
+    /// `feature_kind` `Auto` means [`TimeFeature::Span`] (methods resolve it before, see
+    /// [`TrainConfig::time_feature`]).
+    pub fn new(times: Vec<f64>, feature_kind: TimeFeature) -> Result<TimeAxis> {
         if times.len() < 2 || times.windows(2).any(|w| w[1] <= w[0]) || times.iter().any(|t| !t.is_finite()) {
             return Err(Error::invalid_data("times must be at least 2, finite and strictly increasing"));
         }
         let scale = (times[times.len() - 1] - times[0]) / (times.len() - 1) as f64;
-        Ok(TimeAxis { times, scale })
+        let feature_kind = if feature_kind == TimeFeature::Auto { TimeFeature::Span } else { feature_kind };
+        Ok(TimeAxis { times, scale, feature_kind })
     }
     /// Number of JKO steps K (snapshots − 1).
     pub fn steps(&self) -> usize {
         self.times.len() - 1
     }
-    /// Network time feature in [0, 1] over the observed span (extrapolates linearly beyond it).
+    /// Network time feature of time t: [0, 1] over the observed span, or the number of mean gaps
+    /// since the first snapshot (both extrapolate linearly beyond the observed times).
     pub fn feature(&self, t: f64) -> f64 {
-        (t - self.times[0]) / (self.times[self.times.len() - 1] - self.times[0])
+        let t0 = self.times[0];
+        match self.feature_kind {
+            TimeFeature::Steps => (t - t0) / self.scale,
+            TimeFeature::Auto | TimeFeature::Span => (t - t0) / (self.times[self.times.len() - 1] - t0),
+        }
     }
     /// Knot time features of the quadratic part of V: t_1 … t_K for a time-varying potential
     /// (step k's energy is evaluated at t_{k+1}), one knot otherwise.
@@ -200,10 +210,13 @@ impl Model {
             return Err(Error::invalid_argument("dimension must be at least 1"));
         }
         let device = config.device.resolve()?;
-        let axis = TimeAxis::new(times)?;
-        let (energy, rule) = (networks.build)(config, dim, &axis, device)?;
+        // The model keeps the resolved time feature, so its file says which one it was trained with.
+        let mut config = config.clone();
+        config.time_feature = config.time_feature();
+        let axis = TimeAxis::new(times, config.time_feature)?;
+        let (energy, rule) = (networks.build)(&config, dim, &axis, device)?;
         Ok(Model {
-            config: config.clone(),
+            config,
             device,
             energy,
             rule,
@@ -735,6 +748,10 @@ impl Model {
         if version == 1 {
             // Version 1 had no warm start, normalisation or baselines.
             config.warm_start = false;
+        }
+        if !meta.contains_key("config.time_feature") {
+            // Files written before the key existed all used the span feature.
+            config.time_feature = TimeFeature::Span;
         }
         let dim: usize = get("dim")?.parse().map_err(|_| bad("bad dim".into()))?;
         let times = split_f64(&get("times")?).map_err(|_| bad("bad times".into()))?;

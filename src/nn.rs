@@ -128,32 +128,71 @@ impl Module for Mlp {
     }
 }
 
-/// Re-initialise every linear layer of `vs` from a seeded stream: weights and biases uniform in
-/// ±1/√fan_in (libtorch's default range). Drawing from our own generator, in sorted variable order,
-/// keeps initialisation independent of libtorch's global RNG, which other threads may be using.
-pub fn init_uniform(vs: &nn::VarStore, seed: u64) {
+/// How the weights of a fresh linear layer are drawn (biases: see each variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightInit {
+    /// The method's own choice ([`WeightInit::Uniform`] unless the method says otherwise).
+    Auto,
+    /// Weights and biases uniform in ±1/√fan_in (libtorch's default range).
+    Uniform,
+    /// Weights from a normal of variance 1/fan_in truncated at ±2 std, biases zero (Flax's
+    /// `Dense` default, which the JKOnet* reference trains from).
+    LecunNormal,
+}
+
+impl WeightInit {
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightInit::Auto => "auto",
+            WeightInit::Uniform => "uniform",
+            WeightInit::LecunNormal => "lecun_normal",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [WeightInit::Auto, WeightInit::Uniform, WeightInit::LecunNormal].into_iter().find(|w| w.name() == s)
+    }
+}
+
+/// Re-initialise every linear layer of `vs` from a seeded stream (`Auto` draws uniformly). Drawing
+/// from our own generator, in sorted variable order, keeps initialisation independent of
+/// libtorch's global RNG, which other threads may be using.
+pub fn init_linear(vs: &nn::VarStore, seed: u64, init: WeightInit) {
     use rand::{Rng, SeedableRng};
+    use rand_distr::{Distribution, StandardNormal};
+    // Standard deviation of a standard normal truncated at ±2: dividing by it restores variance 1.
+    const TRUNCATED_STD: f64 = 0.879_625_66;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let vars = vs.variables();
     let mut names: Vec<&String> = vars.keys().collect();
     names.sort();
     tch::no_grad(|| {
         for name in names {
-            let (fan_in_of, is_linear) = if let Some(p) = name.strip_suffix(".weight") {
-                (format!("{p}.weight"), true)
+            let (prefix, is_bias) = if let Some(p) = name.strip_suffix(".weight") {
+                (p, false)
             } else if let Some(p) = name.strip_suffix(".bias") {
-                (format!("{p}.weight"), true)
+                (p, true)
             } else {
-                (String::new(), false)
-            };
-            if !is_linear {
                 continue;
-            }
-            let fan_in = vars.get(&fan_in_of).map_or(1, |w| w.size().get(1).copied().unwrap_or(1)).max(1);
+            };
+            let fan_in =
+                vars.get(&format!("{prefix}.weight")).map_or(1, |w| w.size().get(1).copied().unwrap_or(1)).max(1);
             let bound = 1.0 / (fan_in as f64).sqrt();
             let var = &vars[name];
             let count = var.numel();
-            let values: Vec<f32> = (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect();
+            let values: Vec<f32> = match init {
+                WeightInit::Auto | WeightInit::Uniform => {
+                    (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect()
+                }
+                WeightInit::LecunNormal if is_bias => vec![0.0; count],
+                WeightInit::LecunNormal => (0..count)
+                    .map(|_| loop {
+                        let g: f64 = StandardNormal.sample(&mut rng);
+                        if g.abs() < 2.0 {
+                            break (g / TRUNCATED_STD * bound) as f32;
+                        }
+                    })
+                    .collect(),
+            };
             let src = Tensor::from_slice(&values).view(var.size().as_slice()).to_device(var.device());
             var.shallow_clone().copy_(&src);
         }
@@ -184,7 +223,7 @@ mod tests {
         for act in [Activation::Softplus, Activation::Selu, Activation::Relu, Activation::Tanh, Activation::Silu] {
             let vs = nn::VarStore::new(Device::Cpu);
             let mlp = Mlp::new(&vs.root(), 3, &[16, 8], 1, act);
-            init_uniform(&vs, 3);
+            init_linear(&vs, 3, WeightInit::Uniform);
             let x = Tensor::randn([20, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
             let y = mlp.forward(&x).sum(Kind::Float);
             let auto = Tensor::run_backward(&[y], &[&x], false, false).pop().unwrap();
@@ -193,5 +232,23 @@ mod tests {
             let scale = auto.abs().max().double_value(&[]);
             assert!(err <= 1e-5 * scale.max(1.0), "{act:?}: max deviation {err} (scale {scale})");
         }
+    }
+
+    #[test]
+    fn lecun_normal_has_zero_biases_and_unit_fan_in_variance() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _mlp = Mlp::new(&vs.root(), 100, &[400], 1, Activation::Softplus);
+        init_linear(&vs, 7, WeightInit::LecunNormal);
+        let vars = vs.variables();
+        let w = &vars["l0.weight"];
+        // 40 000 draws: the sample variance of N(0, 1/100) is within 3 % with overwhelming probability.
+        let var = w.square().mean(Kind::Double).double_value(&[]);
+        assert!((var * 100.0 - 1.0).abs() < 0.03, "fan-in 100: weight variance {var}");
+        let max = w.abs().max().double_value(&[]);
+        assert!(max <= 2.0 / 0.879_625_66 * 0.1 + 1e-6, "truncated at two standard deviations: {max}");
+        assert_eq!(vars["l0.bias"].abs().sum(Kind::Double).double_value(&[]), 0.0);
+        init_linear(&vs, 7, WeightInit::Uniform);
+        let bias = vars["l0.bias"].abs();
+        assert!(bias.max().double_value(&[]) <= 0.1 && bias.sum(Kind::Double).double_value(&[]) > 0.0);
     }
 }

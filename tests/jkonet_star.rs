@@ -219,6 +219,44 @@ fn save_and_load_round_trip_for_both_methods() {
 }
 
 #[test]
+fn time_feature_counts_steps_and_legacy_files_keep_the_span() {
+    use ijkonet::config::TimeFeature;
+    // Uneven times: steps count mean gaps (mean gap 1.5 here), span runs over [0, 1].
+    let data = Snapshots::new(
+        vec![0.0, 1.0, 3.0],
+        (0..3).map(|k| Array2::from_shape_fn((30, 2), |(i, j)| (i * 2 + j + k) as f64 * 0.1)).collect(),
+    )
+    .unwrap();
+    let mut c = config("jkonet_star", "t,V", 1);
+    c.set("energy_hidden", "8").unwrap();
+    let model = fit(&c, &data).unwrap();
+    let axis = model.axis();
+    assert_eq!(axis.feature_kind, TimeFeature::Steps);
+    assert_eq!([axis.feature(0.0), axis.feature(1.0), axis.feature(3.0)], [0.0, 1.0 / 1.5, 2.0]);
+    assert_eq!(model.config().get("time_feature").unwrap(), "steps", "the model keeps the resolved feature");
+    c.set("time_feature", "span").unwrap();
+    let span = fit(&c, &data).unwrap();
+    assert_eq!([span.axis().feature(1.0), span.axis().feature(3.0)], [1.0 / 3.0, 1.0]);
+
+    // A file written before the key existed loads with the span feature it was trained with.
+    let dir = std::env::temp_dir().join(format!("ijkonet-star-tf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    assert_eq!(meta.remove("config.time_feature").as_deref(), Some("steps"));
+    let legacy = safetensors::tensor::serialize(file.tensors(), Some(meta)).unwrap();
+    std::fs::write(&path, legacy).unwrap();
+    let back = Model::load(&path, None).unwrap();
+    assert_eq!(back.axis().feature_kind, TimeFeature::Span);
+    assert_eq!(back.axis().feature(3.0), 1.0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn bad_inputs_give_clear_errors() {
     // A snapshot of one point is refused when the data are built.
     let one = Snapshots::new(vec![0.0, 1.0], vec![Array2::zeros((1, 2)), Array2::zeros((3, 2))]);

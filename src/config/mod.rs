@@ -6,7 +6,7 @@ use crate::device::DeviceSpec;
 use crate::energy::{EnergyConfig, Variant};
 use crate::error::{Error, Result};
 use crate::maps::{LogDetEstimator, MapConfig};
-use crate::nn::Activation;
+use crate::nn::{Activation, WeightInit};
 use crate::optim::AdamConfig;
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +16,31 @@ pub mod star;
 
 pub use jkonet::{JkonetConfig, OuterLoss};
 pub use star::{CouplingKind, PredictRule, StarConfig};
+
+/// What a time-varying energy's networks read as time t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFeature {
+    /// The method's own choice ([`TrainConfig::time_feature`]).
+    Auto,
+    /// (t − t₀)/(t_K − t₀): 0 at the first snapshot, 1 at the last.
+    Span,
+    /// (t − t₀)/mean gap: the number of mean snapshot gaps since the first snapshot (k at snapshot k
+    /// when the snapshots are evenly spaced), the unit the JKO step τ is measured in.
+    Steps,
+}
+
+impl TimeFeature {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeFeature::Auto => "auto",
+            TimeFeature::Span => "span",
+            TimeFeature::Steps => "steps",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [TimeFeature::Auto, TimeFeature::Span, TimeFeature::Steps].into_iter().find(|t| t.name() == s)
+    }
+}
 
 /// The learning method. All of them produce the same [`crate::Model`] (energy, queries, file format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,7 +158,11 @@ pub struct TrainConfig {
     /// softplus networks at their default initialisation are nearly linear over ±1, and at spread 1 the
     /// Styblinski–Tang demo learned no ∇V in 100 epochs (cosine 0.05) while spread 2 gave 0.90; on real
     /// data spread 2 was also better (seed 0: EB 0.540 vs 0.546, weinreb_2d 0.081 vs 0.100; docs/BENCHMARKS.md).
-    pub normalise_spread: f64,
+    /// None = `auto`: 1 for JKOnet* (its reference's unit-variance coordinates, which its
+    /// initialisation is scaled for), 2 otherwise (see [`TrainConfig::normalise_spread`]).
+    pub normalise_spread: Option<f64>,
+    /// What the networks of a time-varying energy (`t,V`) read as time (see [`TimeFeature`]).
+    pub time_feature: TimeFeature,
     /// iJKOnet: start every map at the Gaussian (affine) OT map between the training snapshots
     /// and V at the quadratic whose JKO step it is (`affine`), or from plain networks (`none`).
     pub warm_start: bool,
@@ -180,7 +209,8 @@ impl Default for TrainConfig {
             eval_interval: 100,
             max_seconds: 0.0,
             normalise: NormalisationKind::Isotropic,
-            normalise_spread: 2.0,
+            normalise_spread: None,
+            time_feature: TimeFeature::Auto,
             warm_start: true,
             batch_size: 250,
             map_steps: 5,
@@ -274,6 +304,8 @@ impl TrainConfig {
         "max_seconds",
         "normalise",
         "normalise_spread",
+        "time_feature",
+        "energy_init",
         "warm_start",
         "batch_size",
         "map_steps",
@@ -395,14 +427,29 @@ impl TrainConfig {
                 self.max_seconds = v
             }
             "normalise" => self.normalise = value.parse()?,
+            "normalise_spread" if value.trim() == "auto" => self.normalise_spread = None,
             "normalise_spread" => {
                 let v = parse_f64(key, value)?;
                 if !(v > 0.0 && v <= 1e3) {
                     return Err(Error::invalid_argument(format!(
-                        "invalid value '{value}' for '{key}': need 0 < spread ≤ 1000"
+                        "invalid value '{value}' for '{key}': need auto or 0 < spread ≤ 1000"
                     )));
                 }
-                self.normalise_spread = v
+                self.normalise_spread = Some(v)
+            }
+            "time_feature" => {
+                self.time_feature = TimeFeature::parse(value.trim()).ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': expected auto, span or steps"
+                    ))
+                })?
+            }
+            "energy_init" => {
+                self.energy.init = WeightInit::parse(value.trim()).ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "invalid value '{value}' for '{key}': expected auto, uniform or lecun_normal"
+                    ))
+                })?
             }
             "warm_start" => {
                 self.warm_start = match value.trim() {
@@ -490,7 +537,9 @@ impl TrainConfig {
             "eval_interval" => self.eval_interval.to_string(),
             "max_seconds" => self.max_seconds.to_string(),
             "normalise" => self.normalise.name().into(),
-            "normalise_spread" => self.normalise_spread.to_string(),
+            "normalise_spread" => self.normalise_spread.map_or("auto".to_string(), |v| v.to_string()),
+            "time_feature" => self.time_feature.name().into(),
+            "energy_init" => self.energy.init.name().into(),
             "warm_start" => (if self.warm_start { "affine" } else { "none" }).into(),
             "batch_size" => self.batch_size.to_string(),
             "map_steps" => self.map_steps.to_string(),
@@ -512,6 +561,23 @@ impl TrainConfig {
             "threads" => self.threads.to_string(),
             _ => return Err(Error::invalid_argument(format!("unknown configuration key '{key}'"))),
         })
+    }
+
+    /// The spread the coordinates are normalised to: the set value, else 1 for JKOnet* (the scale
+    /// its reference trains at: on EB, t,V, Lecun-normal weights at spread 2 gave W1 0.648 ± 0.032
+    /// against 0.623 ± 0.006 at spread 1, docs/BENCHMARKS.md) and 2 for the other methods.
+    pub fn normalise_spread(&self) -> f64 {
+        self.normalise_spread.unwrap_or(if self.method == Method::JKOnetStar { 1.0 } else { 2.0 })
+    }
+
+    /// The time feature `auto` resolves to: steps for JKOnet* (its reference's labels), span for
+    /// the others.
+    pub fn time_feature(&self) -> TimeFeature {
+        match self.time_feature {
+            TimeFeature::Auto if self.method == Method::JKOnetStar => TimeFeature::Steps,
+            TimeFeature::Auto => TimeFeature::Span,
+            t => t,
+        }
     }
 
     /// All (key, value) pairs.
@@ -588,6 +654,9 @@ mod tests {
         c.set("device", "cpu").unwrap();
         c.set("map_shared", "false").unwrap();
         c.set("method", "JKOnet*").unwrap();
+        c.set("time_feature", "span").unwrap();
+        c.set("energy_init", "uniform").unwrap();
+        c.set("normalise_spread", "1.5").unwrap();
         assert_eq!(c.method, Method::JKOnetStar);
         let mut d = TrainConfig::default();
         for (k, v) in c.entries() {
@@ -595,6 +664,23 @@ mod tests {
         }
         assert_eq!(c, d);
         assert_eq!(c.get("variant").unwrap(), "t,V+U");
+    }
+
+    #[test]
+    fn auto_settings_resolve_per_method_and_explicit_ones_win() {
+        let mut c = TrainConfig::default();
+        assert_eq!((c.normalise_spread(), c.time_feature()), (2.0, TimeFeature::Span));
+        c.set("method", "jkonet_star").unwrap();
+        assert_eq!((c.normalise_spread(), c.time_feature()), (1.0, TimeFeature::Steps));
+        assert_eq!(
+            (c.get("normalise_spread").unwrap(), c.get("time_feature").unwrap()),
+            ("auto".into(), "auto".into())
+        );
+        c.set("normalise_spread", "2").unwrap();
+        c.set("time_feature", "span").unwrap();
+        assert_eq!((c.normalise_spread(), c.time_feature()), (2.0, TimeFeature::Span));
+        c.set("normalise_spread", "auto").unwrap();
+        assert_eq!(c.normalise_spread(), 1.0);
     }
 
     #[test]
@@ -613,6 +699,9 @@ mod tests {
             ("map_shared", "maybe"),
             ("batch_size", "0"),
             ("method", "jkonet2"),
+            ("time_feature", "days"),
+            ("energy_init", "xavier"),
+            ("normalise_spread", "-1"),
         ] {
             let before = c.clone();
             let e = c.set(k, v).unwrap_err();

@@ -59,7 +59,9 @@ impl FromStr for PredictRule {
 pub struct StarConfig {
     pub coupling: CouplingKind,
     /// Largest OT problem solved at once: bigger snapshots are split into random blocks of at most
-    /// this many points (0 = never split).
+    /// this many points (0 = never split). 5000: a block plan couples random halves, not the
+    /// clouds, and on EB (training snapshots of 1428–2497 cells) blocks of 2000 cost t,V 0.03 of
+    /// W1 (0.665 → 0.634); one 5000 × 5000 problem takes ≈ 2 s and a 200 MB cost matrix.
     pub block: usize,
     /// Sinkhorn ε (absolute, on the squared Euclidean cost).
     pub epsilon: f64,
@@ -78,7 +80,7 @@ impl Default for StarConfig {
     fn default() -> Self {
         StarConfig {
             coupling: CouplingKind::Exact,
-            block: 2000,
+            block: 5000,
             epsilon: 0.1,
             gmm_components: 10,
             predict: PredictRule::Auto,

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 pub mod linear;
 
-use crate::nn::{Activation, Mlp};
+use crate::nn::{Activation, Mlp, WeightInit};
 use linear::{FeatureSpec, LinearEnergy};
 use std::fmt;
 use std::str::FromStr;
@@ -101,12 +101,20 @@ pub struct EnergyConfig {
     pub activation: Activation,
     /// Initial θ₃ (normalised time units) when the internal energy is learned.
     pub theta3_init: f64,
+    /// How the networks' weights start (`Auto`: the method decides, uniform unless it says otherwise).
+    pub init: WeightInit,
 }
 
 impl Default for EnergyConfig {
     /// V only, 2×64 softplus MLPs (the papers' choice), θ₃ starting at 0.1.
     fn default() -> Self {
-        EnergyConfig { variant: Variant::V, hidden: vec![64, 64], activation: Activation::Softplus, theta3_init: 0.1 }
+        EnergyConfig {
+            variant: Variant::V,
+            hidden: vec![64, 64],
+            activation: Activation::Softplus,
+            theta3_init: 0.1,
+            init: WeightInit::Auto,
+        }
     }
 }
 
@@ -242,7 +250,7 @@ impl Energy {
         let theta3_raw = v
             .internal
             .then(|| root.var_copy("theta3_raw", &Tensor::from_slice(&[inverse_softplus(config.theta3_init) as f32])));
-        crate::nn::init_uniform(&vs, seed);
+        crate::nn::init_linear(&vs, seed, config.init);
         let terms = Terms::Networks(NetworkTerms { potential, interaction, theta3_raw, quadratic: None });
         Ok(Energy { vs, config: config.clone(), dim: d, terms })
     }

@@ -60,7 +60,7 @@ impl Model {
 /// snapshot (at most 500 cells each) is held out to choose the stopping point.
 pub fn trainer(config: &TrainConfig, data: &Snapshots) -> Result<Box<dyn Trainer>> {
     config.validate()?;
-    let norm = Normalisation::fit(data, config.normalise, config.normalise_spread);
+    let norm = Normalisation::fit(data, config.normalise, config.normalise_spread());
     let baselines = Baselines::fit(data)?;
     let (fit, validation) = validation_split(config, data);
     let z = norm.snapshots(&fit)?;

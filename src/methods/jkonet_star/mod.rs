@@ -53,6 +53,9 @@ pub fn predict_step(model: &Model, k: usize, x: ArrayView2<f64>) -> Result<Array
     let implicit = match cfg.star.predict {
         PredictRule::Explicit => false,
         PredictRule::Implicit => true,
+        // Implicit for the MLP energies, which are fitted to the optimality condition at y: on
+        // paired wavy_plateau V the explicit step doubled W1 (0.085 → 0.21), on EB it was better for
+        // t,V (0.70 vs 0.81) and slightly worse for V (1.126 vs 1.103) (docs/BENCHMARKS.md).
         PredictRule::Auto => cfg.method == Method::JKOnetStar,
     };
     let x0 = to_tensor(x, model.device);

@@ -7,7 +7,8 @@
 //! particles per snapshot, `steps` Euler steps, 60/40 split per snapshot. The step size is chosen
 //! per potential so that particles move more than the sampling noise: dt = disp / RMS‖∇V‖ over the
 //! U[−4,4]² start (`dt=auto`, the default; `dt=<number>` fixes one step size for every potential),
-//! i.e. an RMS displacement of `disp` in the first step. The example prints, per potential, the
+//! i.e. an RMS displacement of `disp` in the first step, halved while the explicit Euler steps throw
+//! a particle beyond |x| = 10. The example prints, per potential, the
 //! drift signal that `ijkonet train` warns on (`baselines::drift_signal` on the training cells: W1
 //! between consecutive snapshots against W1 between two halves of one snapshot, 300-cell halves).
 //!
@@ -100,9 +101,26 @@ fn main() -> ijkonet::Result<()> {
         let rms = rms_gradient(p);
         // ∇V ≡ 0 (`flat`): nothing to scale by, the reference's 0.01.
         let step = dt.unwrap_or(if rms > 0.0 { disp / rms } else { 0.01 });
-        let sde =
-            SdeConfig { potential: Some(p), n_particles: n, n_steps: steps, dt: step, seed, ..SdeConfig::default() };
-        let data = generate(&sde)?;
+        // Explicit Euler with a large step can throw particles far out (ishigami at dt 0.15: W1 ≈ 1000
+        // at the last step); halve the step until every particle stays within |x| ≤ 10 (start ±4).
+        let (mut step, mut data) = (step, None);
+        for _ in 0..10 {
+            let sde = SdeConfig {
+                potential: Some(p),
+                n_particles: n,
+                n_steps: steps,
+                dt: step,
+                seed,
+                ..SdeConfig::default()
+            };
+            let d = generate(&sde)?;
+            if d.snapshots.iter().all(|s| s.points.iter().all(|v| v.abs() <= 10.0)) {
+                data = Some(d);
+                break;
+            }
+            step *= 0.5;
+        }
+        let data = data.expect("a step size that keeps the particles bounded");
         let (train, test) = data.snapshots.split(0.4, seed)?;
         let signal = drift_signal(&train, seed)?;
         let moved = mean(&signal.iter().map(|s| s.0).collect::<Vec<_>>());

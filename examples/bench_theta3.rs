@@ -11,7 +11,7 @@
 //! sampling mismatch of unpaired snapshots), 60/40 split per snapshot; the data seed is the run's
 //! seed. Per step the noise moves a particle by √(2β dt) per coordinate (printed).
 //!
-//! cargo run --release --example bench_theta3 -- [potentials=flat,watershed,flowers] [betas=0.1,0.5]
+//! cargo run --release --example bench_theta3 -- [potentials=flat,watershed] [betas=0.1,0.5]
 //!     [seeds=0,1] [n=2000] [steps=5] [dt=0.1] [pairing=unpaired|paired] [ijkonet_iterations=1000]
 //!     [methods=ijkonet_VU,star_VU,star_linear_VU] [key=value … training options for every method]
 
@@ -28,7 +28,7 @@ const METHODS: [(&str, &str); 3] =
     [("ijkonet_VU", "ijkonet"), ("star_VU", "jkonet_star"), ("star_linear_VU", "jkonet_star_linear")];
 
 fn main() -> ijkonet::Result<()> {
-    let mut potentials = vec![Potential::Flat, Potential::Watershed, Potential::Flowers];
+    let mut potentials = vec![Potential::Flat, Potential::Watershed];
     let mut betas = vec![0.1, 0.5];
     let mut seeds = vec![0u64, 1];
     let (mut n, mut steps, mut dt, mut pairing, mut ijk_iterations) =

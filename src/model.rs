@@ -730,6 +730,11 @@ impl Model {
                 config.set(key, v).map_err(|e| bad(e.message().to_string()))?;
             }
         }
+        if !meta.contains_key("config.jkonet_psi") {
+            // Written before JKOnet's identity-started ψ and decaying inner rate: keep solving its
+            // JKO steps the way the model was trained.
+            config.jkonet.use_reference_solver();
+        }
         if config.variant_auto {
             // The variant `auto` resolved to when the model was trained (the mapping may change).
             if let Some(v) = meta.get("variant") {

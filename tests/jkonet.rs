@@ -24,8 +24,6 @@ fn small_config(epochs: usize) -> TrainConfig {
         ("energy_beta1", "0.5"),
         ("energy_beta2", "0.9"),
         ("jkonet_icnn_hidden", "16,16"),
-        ("jkonet_inner_steps", "30"),
-        ("jkonet_inner_lr", "0.05"),
     ] {
         c.set(k, v).unwrap();
     }
@@ -65,12 +63,14 @@ fn learns_the_direction_of_a_quadratic_potential() {
     println!(
         "W1: untrained {before:.3}, trained {after:.3}, no motion {no_motion:.3}; cos {cos_before:.3} → {cos_after:.3}"
     );
-    // Measured over IJKONET_TEST_SEED 0–4 (2-core Intel Xeon, threads = 1): trained / no-motion W1
-    // 0.42–0.59, trained / untrained 0.42–0.61; cosine to the true ∇V 0.73–0.93 after training
-    // (−0.41–0.62 before), a gain of 0.27–0.77.
-    assert!(after < 0.7 * no_motion, "trained W1 {after} vs no-motion {no_motion}");
-    assert!(after < 0.75 * before, "trained W1 {after} vs untrained {before}");
-    assert!(cos_after > 0.5, "cosine to the true ∇V {cos_after}: the learned field points the wrong way");
+    // Measured over IJKONET_TEST_SEED 0–2 (2-core x86-64 VM, threads = 1, 40 epochs): trained W1
+    // 0.250–0.252 against no motion 1.29–1.31 (ratio 0.19–0.20) and untrained 1.27–1.34; cosine to
+    // the true ∇V 0.991 / 0.994 / 0.994 (before training 0.62 / −0.05 / −0.33). Seeds 0–4 at 20
+    // epochs: 0.969–0.998, so 0.95 keeps a margin of ≥ 0.04 at 40. Before the identity-started ψ
+    // and the decaying inner rate, the cosine was 0.58–0.80 and machine-dependent.
+    assert!(after < 0.4 * no_motion, "trained W1 {after} vs no-motion {no_motion}");
+    assert!(after < 0.4 * before, "trained W1 {after} vs untrained {before}");
+    assert!(cos_after > 0.95, "cosine to the true ∇V {cos_after}: the learned field points the wrong way");
     assert!(cos_after > cos_before + 0.15, "cosine to the true ∇V {cos_after} (untrained {cos_before})");
 }
 
@@ -115,6 +115,21 @@ fn save_then_load_reproduces_predictions_and_queries() {
     let y = loaded.predict_at(x, 0.05, 0.07, &opts).unwrap();
     assert_eq!(y, model.predict_at(x, 0.05, 0.07, &opts).unwrap());
     assert!(y.iter().all(|v| v.is_finite()));
+
+    // A file written before `jkonet_psi` and `jkonet_inner_schedule` existed keeps the reference
+    // solver it was trained with (the keys renamed in the header stand for their absence).
+    let mut bytes = std::fs::read(&path).unwrap();
+    for key in ["\"config.jkonet_psi\"", "\"config.jkonet_inner_schedule\""] {
+        let pos = bytes.windows(key.len()).position(|w| w == key.as_bytes()).expect("key in header");
+        bytes[pos + key.len() - 2] = b'_';
+    }
+    let old = dir.join("old.safetensors");
+    std::fs::write(&old, &bytes).unwrap();
+    let legacy = Model::load(&old, None).unwrap();
+    assert_eq!(model.config().get("jkonet_psi").unwrap(), "identity");
+    assert_eq!(legacy.config().get("jkonet_psi").unwrap(), "reference");
+    assert_eq!(legacy.config().get("jkonet_inner_schedule").unwrap(), "constant");
+    assert!(legacy.push_forward(1, x).unwrap().iter().all(|v| v.is_finite()));
     std::fs::remove_dir_all(&dir).ok();
 }
 

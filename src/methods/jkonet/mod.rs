@@ -342,6 +342,18 @@ mod tests {
 
     /// ∂(outer)/∂ξ from the traced solve, for every energy variable (sorted by name).
     fn hypergradient(energy: &Energy, s: &InnerSettings, x: &Tensor, target: &Tensor) -> Vec<(String, Tensor)> {
+        hypergradient_with(energy, s, x, target, (0.5, 3), &OPTS)
+    }
+
+    /// The same for a JKO step τ, a ψ seed and outer-loss options.
+    fn hypergradient_with(
+        energy: &Energy,
+        s: &InnerSettings,
+        x: &Tensor,
+        target: &Tensor,
+        (tau, seed): (f64, u64),
+        opts: &SinkhornOptions,
+    ) -> Vec<(String, Tensor)> {
         let mut vars: Vec<(String, Tensor)> = energy.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, v) in &vars {
@@ -350,9 +362,9 @@ mod tests {
                 let _ = g.zero_();
             }
         }
-        let solved = inner::solve(energy, s, x, 0.5, 0.0, 3);
+        let solved = inner::solve(energy, s, x, tau, 0.0, seed);
         let y = solved.y.set_requires_grad(true);
-        let loss = sinkhorn_divergence(&y, target, &OPTS).unwrap();
+        let loss = sinkhorn_divergence(&y, target, opts).unwrap();
         let y_bar = Tensor::run_backward(&[loss], &[&y], false, false).pop().unwrap();
         inner::backprop(energy, s, solved.trace.as_ref().unwrap(), &y_bar);
         // The output bias of V shifts the energy by a constant: it gets no gradient at all.
@@ -469,32 +481,11 @@ mod tests {
         }
     }
 
-    /// ∂(outer)/∂ξ for one solve, flattened over the energy variables.
+    /// ∂(outer)/∂ξ for one solve (τ = 1, default outer-loss options), flattened over the energy variables.
     fn flat_hypergradient(energy: &Energy, s: &InnerSettings, x: &Tensor, target: &Tensor, seed: u64) -> Tensor {
-        let mut vars: Vec<(String, Tensor)> = energy.vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, v) in &vars {
-            let mut g = v.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
-        let solved = inner::solve(energy, s, x, 1.0, 0.0, seed);
-        let y = solved.y.set_requires_grad(true);
-        let loss = sinkhorn_divergence(&y, target, &SinkhornOptions::default()).unwrap();
-        let y_bar = Tensor::run_backward(&[loss], &[&y], false, false).pop().unwrap();
-        inner::backprop(energy, s, solved.trace.as_ref().unwrap(), &y_bar);
-        let g: Vec<Tensor> = vars.iter().map(|(_, v)| grad_or_zero(v).view([-1])).collect();
+        let grads = hypergradient_with(energy, s, x, target, (1.0, seed), &SinkhornOptions::default());
+        let g: Vec<Tensor> = grads.iter().map(|(_, g)| g.view([-1])).collect();
         Tensor::cat(&g, 0)
-    }
-
-    fn grad_or_zero(v: &Tensor) -> Tensor {
-        let g = v.grad();
-        if g.defined() {
-            g.copy()
-        } else {
-            v.zeros_like()
-        }
     }
 
     #[test]

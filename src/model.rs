@@ -210,9 +210,11 @@ impl Model {
             return Err(Error::invalid_argument("dimension must be at least 1"));
         }
         let device = config.device.resolve()?;
-        // The model keeps the resolved time feature, so its file says which one it was trained with.
+        // The model keeps the resolved time feature and initialisation, so its file says which
+        // ones it was trained with, and every method's networks start from the resolved init.
         let mut config = config.clone();
         config.time_feature = config.time_feature();
+        config.energy.init = config.energy_init();
         let axis = TimeAxis::new(times, config.time_feature)?;
         let (energy, rule) = (networks.build)(&config, dim, &axis, device)?;
         Ok(Model {

@@ -580,6 +580,17 @@ impl TrainConfig {
         }
     }
 
+    /// The weight initialisation `auto` resolves to: Lecun-normal for JKOnet* (its reference's:
+    /// on EB, t,V, 5 seeds, W1 0.624 ± 0.007 against 0.635 ± 0.014 from uniform weights,
+    /// docs/BENCHMARKS.md), uniform for the others.
+    pub fn energy_init(&self) -> WeightInit {
+        match self.energy.init {
+            WeightInit::Auto if self.method == Method::JKOnetStar => WeightInit::LecunNormal,
+            WeightInit::Auto => WeightInit::Uniform,
+            w => w,
+        }
+    }
+
     /// All (key, value) pairs.
     pub fn entries(&self) -> Vec<(String, String)> {
         Self::keys().into_iter().map(|k| (k.to_string(), self.get(k).expect("known key"))).collect()
@@ -681,6 +692,11 @@ mod tests {
         assert_eq!((c.normalise_spread(), c.time_feature()), (2.0, TimeFeature::Span));
         c.set("normalise_spread", "auto").unwrap();
         assert_eq!(c.normalise_spread(), 1.0);
+        assert_eq!(c.energy_init(), WeightInit::LecunNormal);
+        c.set("method", "ijkonet").unwrap();
+        assert_eq!(c.energy_init(), WeightInit::Uniform);
+        c.set("energy_init", "lecun_normal").unwrap();
+        assert_eq!(c.energy_init(), WeightInit::LecunNormal);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::Result;
 use crate::model::{min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
-use crate::nn::WeightInit;
 use crate::train::{expect_method, DivergenceGuard, Trainer};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -30,13 +29,7 @@ fn networks(
     _: &TimeAxis,
     device: tch::Device,
 ) -> Result<(Energy, Box<dyn StepRule>)> {
-    let mut energy = config.energy.clone();
-    if energy.init == WeightInit::Auto {
-        // The reference's initialisation: on EB (t,V, 5 seeds) W1 0.624 ± 0.007 against
-        // 0.635 ± 0.014 from uniform weights (docs/BENCHMARKS.md, JKOnet* on EB).
-        energy.init = WeightInit::LecunNormal;
-    }
-    Ok(super::with_sde_rule(Energy::new(&energy, dim, device, config.seed)?))
+    Ok(super::with_sde_rule(Energy::new(&config.energy, dim, device, config.seed)?))
 }
 
 /// A JKOnet* (MLP) training session.

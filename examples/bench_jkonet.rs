@@ -94,6 +94,36 @@ fn cosine(learned: ArrayView2<f64>, truth: ArrayView2<f64>) -> f64 {
     cos.iter().sum::<f64>() / cos.len() as f64
 }
 
+/// A synthetic task's dynamics: ∇V (elementwise), the step dt and the noise sd.
+type Simulator = (fn(f64) -> f64, f64, f64);
+
+fn round3(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| (x * 1000.0).round() / 1000.0).collect()
+}
+
+/// One-step W1 of the generating dynamics itself: one Euler–Maruyama step (drift −∇V, noise sd)
+/// from held-out snapshot k against held-out snapshot k+1, and the same step without noise.
+fn oracle_w1(
+    test: &Snapshots,
+    (grad, dt, sd): (fn(f64) -> f64, f64, f64),
+    seed: u64,
+) -> ijkonet::Result<(Vec<f64>, Vec<f64>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7000 + seed);
+    let (mut noisy, mut drift) = (Vec::new(), Vec::new());
+    for k in 0..test.len() - 1 {
+        let x = &test.get(k).unwrap().points;
+        let target = test.get(k + 1).unwrap().points.view();
+        let moved = x.mapv(|v| v - grad(v) * dt);
+        let shaken = moved.mapv(|v| {
+            let e: f64 = StandardNormal.sample(&mut rng);
+            v + sd * dt.sqrt() * e
+        });
+        noisy.push(w1(shaken.view(), target)?);
+        drift.push(w1(moved.view(), target)?);
+    }
+    Ok((noisy, drift))
+}
+
 fn main() -> ijkonet::Result<()> {
     let mut config = TrainConfig { epochs: 20, ..TrainConfig::default() };
     for (k, v) in [("method", "jkonet"), ("energy_beta1", "0.5"), ("energy_beta2", "0.9"), ("energy_lr", "1e-3")] {
@@ -143,6 +173,14 @@ fn main() -> ijkonet::Result<()> {
         config.device.resolve()?,
         tch::get_num_threads()
     );
+    // The generator's own step (drift, dt, sd) for the synthetic potentials: the "true dynamics"
+    // row says how low one-step W1 can go on held-out clouds of this size.
+    let simulator: Option<Simulator> = match task.as_str() {
+        "quadratic" => Some((quadratic_grad, 0.25, 0.2)),
+        "styblinski" => Some((styblinski_grad, 0.06, 0.5)),
+        _ => None,
+    };
+    let mut oracles: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
     let (mut per_seed, mut baselines, mut cosines, mut epoch_secs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &seed in &seeds {
         let data = match task.as_str() {
@@ -155,6 +193,14 @@ fn main() -> ijkonet::Result<()> {
             other => panic!("unknown task '{other}': quadratic, styblinski, semicircle or eb"),
         };
         let (train, test) = data.split(0.4, seed)?;
+        if let Some(sim) = simulator {
+            oracles.push(oracle_w1(&test, sim, seed)?);
+            println!(
+                "seed {seed}: true dynamics one-step W1 (Euler–Maruyama from held-out k) {:?}, drift only {:?}",
+                round3(&oracles.last().unwrap().0),
+                round3(&oracles.last().unwrap().1)
+            );
+        }
         let mut c = config.clone();
         c.seed = seed;
         let start = Instant::now();
@@ -228,6 +274,17 @@ fn main() -> ijkonet::Result<()> {
     if !cosines.is_empty() {
         let (cm, cs) = mean_std(&cosines);
         println!("cos(learned ∇V, true ∇V) on held-out points: {cm:.3} ± {cs:.3}");
+    }
+    if !oracles.is_empty() {
+        let noisy: Vec<Vec<f64>> = oracles.iter().map(|o| o.0.clone()).collect();
+        let drift: Vec<Vec<f64>> = oracles.iter().map(|o| o.1.clone()).collect();
+        let mean_of = |rows: &[Vec<f64>]| {
+            mean_std(&rows.iter().map(|w| w.iter().sum::<f64>() / w.len() as f64).collect::<Vec<_>>())
+        };
+        println!("true dynamics W1 per transition:                 {}", fmt_cols(&noisy));
+        println!("true drift, no noise, W1 per transition:         {}", fmt_cols(&drift));
+        let (a, b) = (mean_of(&noisy), mean_of(&drift));
+        println!("true dynamics mean {:.3} ± {:.3}; true drift only {:.3} ± {:.3}", a.0, a.1, b.0, b.1);
     }
     let (em, es) = mean_std(&epoch_secs);
     println!("seconds per epoch (incl. evaluation): {em:.2} ± {es:.2}");

@@ -84,6 +84,19 @@ impl IcnnShape {
             .collect()
     }
 
+    /// The parameters as one flat vector, in storage order.
+    pub fn flatten(&self, params: &[Tensor]) -> Tensor {
+        Tensor::cat(&params.iter().map(|p| p.reshape([-1])).collect::<Vec<_>>(), 0)
+    }
+
+    /// Views of a flat parameter vector as the parameter tensors (one split, so autograd's
+    /// backward through them is one concatenation, with zeros where a piece gets no gradient).
+    pub fn unflatten(&self, theta: &Tensor) -> Vec<Tensor> {
+        let shapes = self.shapes();
+        let sizes: Vec<i64> = shapes.iter().map(|s| s.iter().product()).collect();
+        theta.split_with_sizes(sizes.as_slice(), 0).iter().zip(&shapes).map(|(p, s)| p.view(s.as_slice())).collect()
+    }
+
     /// Number of scalar parameters.
     pub fn numel(&self) -> i64 {
         self.shapes().iter().map(|s| s.iter().product::<i64>()).sum()
@@ -122,8 +135,51 @@ impl LeakyScaled for Tensor {
 }
 
 /// ∇ψ(x) (n×d), differentiable with respect to the parameters (and again, for the unrolled outer
-/// gradient). `x` must require grad; the graph of ψ is kept.
+/// gradient). Written out as the network's backward pass in plain tensor operations rather than
+/// taken with autograd: the inner solver differentiates ∇ψ once per update (and the unrolled
+/// hypergradient twice), and an autograd ∇ψ would make those second and third derivatives through
+/// autograd's own graph, about twice the operations. The leaky ReLU's derivative is a constant mask
+/// (its own derivative is 0 almost everywhere), as autograd would have it.
 pub fn grad_psi(shape: &IcnnShape, params: &[Tensor], x: &Tensor) -> Tensor {
+    let x = x.detach();
+    let l = shape.hidden.len();
+    let (wx, rest) = params.split_at(2 * l);
+    let w_out = &rest[0];
+    let kz: Vec<Tensor> = rest[1..1 + l].iter().map(Tensor::softplus).collect();
+    let slope_mask = |a: &Tensor| a.gt(0.0).to_kind(a.kind()) * (1.0 - SLOPE) + SLOPE;
+    // Forward: pre-activations a_i and the masks σ'(a_i).
+    let a0 = x.linear(&wx[0], Some(&wx[1]));
+    let s0 = a0.leaky_relu_scaled(SLOPE);
+    let mut masks = vec![slope_mask(&a0)];
+    let mut z = s0.square();
+    for i in 1..l {
+        let a = z.matmul(&kz[i - 1].tr()) + x.linear(&wx[2 * i], Some(&wx[2 * i + 1]));
+        masks.push(slope_mask(&a));
+        z = a.leaky_relu_scaled(SLOPE);
+    }
+    // Backward: dψ/dz_{L−1} = softplus(K_out), then through each layer to x.
+    // (Out-of-place sums: `+=` would write into the parameter vector's views.)
+    let mut gz = kz[l - 1].shallow_clone();
+    let mut grad = w_out.shallow_clone();
+    for i in (1..l).rev() {
+        let ga = gz * &masks[i];
+        grad = &grad + ga.matmul(&wx[2 * i]);
+        gz = ga.matmul(&kz[i - 1]);
+    }
+    // z₀ = σ(a₀)²: dz₀/da₀ = 2σ(a₀)σ'(a₀).
+    let ga0 = gz * s0 * &masks[0] * 2.0;
+    let grad = &grad + ga0.matmul(&wx[0]);
+    if shape.quadratic {
+        let q = &rest[1 + l];
+        grad + x.matmul(q).matmul(&q.tr())
+    } else {
+        grad
+    }
+}
+
+/// ∇ψ(x) by autograd of [`psi`] (`x` must require grad): the reference for [`grad_psi`] in tests.
+#[cfg(test)]
+fn grad_psi_autograd(shape: &IcnnShape, params: &[Tensor], x: &Tensor) -> Tensor {
     let s = psi(shape, params, x).sum(x.kind());
     Tensor::run_backward(&[s], &[x], true, true).pop().expect("one input")
 }
@@ -167,7 +223,7 @@ mod tests {
         let p = s.init(0.5, 4, Kind::Double, Device::Cpu);
         tch::manual_seed(1);
         let x = Tensor::randn([5, 3], (Kind::Double, Device::Cpu)).set_requires_grad(true);
-        let g = grad_psi(&s, &p, &x);
+        let g = grad_psi_autograd(&s, &p, &x);
         for i in 0..5 {
             // Hessian at x_i, row by row: ∂(∂ψ/∂x_j)/∂x.
             let rows: Vec<Tensor> = (0..3)
@@ -203,6 +259,40 @@ mod tests {
                 let fd = (bump(h) - bump(-h)) / (2.0 * h);
                 let a = g.double_value(&[i, j]);
                 assert!((fd - a).abs() < 1e-6 * (1.0 + a.abs()), "({i},{j}): {a} vs {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn written_out_gradient_matches_autograd_and_its_parameter_derivatives() {
+        for shape in [shape(), IcnnShape { dim: 2, hidden: vec![8], quadratic: false }] {
+            let p = shape.init(0.4, 6, Kind::Double, Device::Cpu);
+            tch::manual_seed(3);
+            let x = Tensor::randn([30, shape.dim], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+            let a = grad_psi(&shape, &p, &x);
+            let b = grad_psi_autograd(&shape, &p, &x);
+            assert!((&a - &b).abs().max().double_value(&[]) < 1e-10, "∇ψ differs from autograd");
+            // The same first and second derivatives with respect to the parameters (the inner
+            // solver and the unrolled hypergradient use both).
+            let w = Tensor::randn([30, shape.dim], (Kind::Double, Device::Cpu));
+            let ga = Tensor::run_backward(&[(&a * &w).sum(Kind::Double)], &p, true, true);
+            let gb = Tensor::run_backward(&[(&b * &w).sum(Kind::Double)], &p, true, true);
+            let pick = |g: &[Tensor]| g[0].square().sum(Kind::Double) + g[g.len() - 2].square().sum(Kind::Double);
+            let (sa, sb) = (pick(&ga), pick(&gb));
+            assert!((&sa - &sb).abs().double_value(&[]) < 1e-9 * (1.0 + sb.double_value(&[])));
+            let ha = Tensor::run_backward(&[sa], &p, false, false);
+            let hb = Tensor::run_backward(&[sb], &p, false, false);
+            for (u, v) in ha.iter().zip(&hb) {
+                // Autograd leaves a parameter's gradient undefined where it is identically 0.
+                let zero_if_undefined = |t: &Tensor| {
+                    if t.defined() {
+                        t.shallow_clone()
+                    } else {
+                        Tensor::zeros([1], (Kind::Double, Device::Cpu))
+                    }
+                };
+                let (u, v) = (zero_if_undefined(u), zero_if_undefined(v));
+                assert!((&u - &v).abs().max().double_value(&[]) < 1e-8 * (1.0 + v.abs().max().double_value(&[])));
             }
         }
     }

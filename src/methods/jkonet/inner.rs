@@ -43,10 +43,10 @@ pub struct Trace {
     t_feat: f64,
     /// Index of the first differentiated update.
     first: usize,
-    /// (θ_t, m_t, v_t) before each differentiated update t = first..steps.
-    states: Vec<[Vec<Tensor>; 3]>,
+    /// (θ_t, m_t, v_t) before each differentiated update t = first..steps, θ flattened.
+    states: Vec<[Tensor; 3]>,
     /// θ after the last update.
-    last: Vec<Tensor>,
+    last: Tensor,
 }
 
 /// Result of an inner solve.
@@ -63,10 +63,11 @@ const ADAM_EPS: f64 = 1e-8;
 /// parameter whose gradient is exactly 0 would otherwise put 0·∞ = NaN into the outer gradient.
 const EPS_ROOT: f64 = 1e-16;
 
-/// The map T_θ(x) = ℓx + ∇ψ_θ(x) for a constant cloud `x` (differentiable in θ).
-pub fn transport(s: &InnerSettings, params: &[Tensor], x: &Tensor) -> Tensor {
-    let x = x.detach().set_requires_grad(true);
-    let g = grad_psi(&s.shape, params, &x);
+/// The map T_θ(x) = ℓx + ∇ψ_θ(x) for a constant cloud `x` and ψ's parameters flattened into one
+/// vector θ (differentiable in θ). One flat θ makes each Adam update, and its unrolled derivative,
+/// a handful of operations instead of a handful per parameter tensor.
+pub fn transport(s: &InnerSettings, theta: &Tensor, x: &Tensor) -> Tensor {
+    let g = grad_psi(&s.shape, &s.shape.unflatten(theta), x);
     if s.cvx_reg != 0.0 {
         g + x.detach() * s.cvx_reg
     } else {
@@ -80,27 +81,21 @@ fn objective(energy: &Energy, y: &Tensor, x: &Tensor, tau: f64, t_feat: f64) -> 
     energy.batch_energy(y, t_feat, None) + transport
 }
 
-/// ∇_θ L at `params` (leaves requiring grad), with a graph when `create_graph`.
+/// ∇_θ L at `theta` (a leaf requiring grad), with a graph when `create_graph`.
 fn inner_grad(
     energy: &Energy,
     s: &InnerSettings,
-    params: &[Tensor],
+    theta: &Tensor,
     x: &Tensor,
     tau: f64,
     t_feat: f64,
     create_graph: bool,
-) -> (f64, Vec<Tensor>) {
-    let y = transport(s, params, x);
+) -> (f64, Tensor) {
+    let y = transport(s, theta, x);
     let loss = objective(energy, &y, x, tau, t_feat);
     let value = loss.double_value(&[]);
-    let grads = Tensor::run_backward(&[loss], params, create_graph, create_graph)
-        .into_iter()
-        .zip(params)
-        // The last hidden bias moves ∇ψ only through σ' (piecewise constant): autograd leaves its
-        // gradient undefined, which is exactly 0.
-        .map(|(g, p)| if g.defined() { g } else { p.zeros_like() })
-        .collect();
-    (value, grads)
+    let grad = Tensor::run_backward(&[loss], &[theta], create_graph, create_graph).pop().expect("one input");
+    (value, grad)
 }
 
 /// One Adam update (bias-corrected, step `t` ≥ 1) as tensor arithmetic.
@@ -116,17 +111,17 @@ fn adam(s: &InnerSettings, t: usize, p: &Tensor, g: &Tensor, m: &Tensor, v: &Ten
     [p - step * lr, m, v]
 }
 
-fn leaves(v: &[Tensor]) -> Vec<Tensor> {
-    v.iter().map(|t| t.detach().set_requires_grad(true)).collect()
+fn leaf(t: &Tensor) -> Tensor {
+    t.detach().set_requires_grad(true)
 }
 
 /// Solve the JKO step from `x` (n×d) with step size `tau` (normalised time), starting ψ from
 /// parameters drawn with `seed`. Stops early, with the non-finite loss, when the solve diverges.
 pub fn solve(energy: &Energy, s: &InnerSettings, x: &Tensor, tau: f64, t_feat: f64, seed: u64) -> Solved {
     let x = x.detach();
-    let mut params = s.shape.init(s.init_std, seed, x.kind(), x.device());
-    let mut m: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
-    let mut v: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+    let mut theta = leaf(&s.shape.flatten(&s.shape.init(s.init_std, seed, x.kind(), x.device())));
+    let mut m = theta.zeros_like();
+    let mut v = theta.zeros_like();
     let first = match s.unroll {
         None => 0,
         Some(l) => s.steps.saturating_sub(l),
@@ -134,30 +129,22 @@ pub fn solve(energy: &Energy, s: &InnerSettings, x: &Tensor, tau: f64, t_feat: f
     let mut states = Vec::new();
     let mut loss = f64::NAN;
     for it in 0..s.steps {
-        let (value, grads) = inner_grad(energy, s, &params, &x, tau, t_feat, false);
+        let (value, grad) = inner_grad(energy, s, &theta, &x, tau, t_feat, false);
         loss = value;
         if !value.is_finite() {
             break;
         }
         if it >= first && s.unroll != Some(0) {
-            let keep = |v: &[Tensor]| v.iter().map(Tensor::detach).collect::<Vec<_>>();
-            states.push([keep(&params), keep(&m), keep(&v)]);
+            states.push([theta.detach(), m.detach(), v.detach()]);
         }
-        let mut next = Vec::with_capacity(params.len());
-        tch::no_grad(|| {
-            for i in 0..params.len() {
-                let [p, mi, vi] = adam(s, it + 1, &params[i].detach(), &grads[i], &m[i], &v[i]);
-                next.push(p.set_requires_grad(true));
-                m[i] = mi;
-                v[i] = vi;
-            }
-        });
-        params = next;
+        let [p, mi, vi] = tch::no_grad(|| adam(s, it + 1, &theta.detach(), &grad, &m, &v));
+        theta = leaf(&p);
+        m = mi;
+        v = vi;
     }
     // The map after the last update (the reference returns the pass before it, one update stale).
-    let y = transport(s, &params, &x).detach();
-    let trace =
-        (s.unroll != Some(0) && loss.is_finite()).then(|| Trace { x, tau, t_feat, first, states, last: params });
+    let y = transport(s, &theta, &x).detach();
+    let trace = (s.unroll != Some(0) && loss.is_finite()).then(|| Trace { x, tau, t_feat, first, states, last: theta });
     Solved { y, loss, trace }
 }
 
@@ -173,27 +160,23 @@ fn grad_or_zero(t: &Tensor) -> Tensor {
 /// Pull the cotangent `y_bar` = ∂(outer loss)/∂y back through the traced inner updates and
 /// *accumulate* the resulting gradient into the energy parameters' `.grad` (as `backward` would).
 pub fn backprop(energy: &Energy, s: &InnerSettings, trace: &Trace, y_bar: &Tensor) {
-    let last = leaves(&trace.last);
+    let last = leaf(&trace.last);
     let y = transport(s, &last, &trace.x);
     (y * y_bar.detach()).sum(y_bar.kind()).backward();
-    let mut p_bar: Vec<Tensor> = last.iter().map(grad_or_zero).collect();
-    let mut m_bar: Vec<Tensor> = last.iter().map(Tensor::zeros_like).collect();
-    let mut v_bar: Vec<Tensor> = last.iter().map(Tensor::zeros_like).collect();
+    let mut p_bar = grad_or_zero(&last);
+    let mut m_bar = last.zeros_like();
+    let mut v_bar = last.zeros_like();
     for (j, [p, m, v]) in trace.states.iter().enumerate().rev() {
         let t = trace.first + j + 1;
-        let (p, m, v) = (leaves(p), leaves(m), leaves(v));
-        let (_, grads) = inner_grad(energy, s, &p, &trace.x, trace.tau, trace.t_feat, true);
-        let mut surrogate = Tensor::zeros([], (y_bar.kind(), y_bar.device()));
-        for i in 0..p.len() {
-            let [p1, m1, v1] = adam(s, t, &p[i], &grads[i], &m[i], &v[i]);
-            surrogate += (p1 * &p_bar[i]).sum(y_bar.kind())
-                + (m1 * &m_bar[i]).sum(y_bar.kind())
-                + (v1 * &v_bar[i]).sum(y_bar.kind());
-        }
+        let (p, m, v) = (leaf(p), leaf(m), leaf(v));
+        let (_, grad) = inner_grad(energy, s, &p, &trace.x, trace.tau, trace.t_feat, true);
+        let [p1, m1, v1] = adam(s, t, &p, &grad, &m, &v);
+        let kind = y_bar.kind();
+        let surrogate = (p1 * &p_bar).sum(kind) + (m1 * &m_bar).sum(kind) + (v1 * &v_bar).sum(kind);
         // Accumulates ∂/∂ξ into the energy's .grad and gives the cotangents of (θ_t, m_t, v_t).
         surrogate.backward();
-        p_bar = p.iter().map(grad_or_zero).collect();
-        m_bar = m.iter().map(grad_or_zero).collect();
-        v_bar = v.iter().map(grad_or_zero).collect();
+        p_bar = grad_or_zero(&p);
+        m_bar = grad_or_zero(&m);
+        v_bar = grad_or_zero(&v);
     }
 }

@@ -97,10 +97,15 @@ impl Mlp {
         let n = self.layers.len();
         let mut h = x.shallow_clone();
         let mut slopes = Vec::with_capacity(n - 1);
-        for layer in &self.layers[..n - 1] {
+        for (i, layer) in self.layers[..n - 1].iter().enumerate() {
             let z = layer.forward(&h);
             slopes.push(self.activation.derivative(&z));
-            h = self.activation.apply(&z);
+            // The last hidden layer's activation only feeds the output layer, whose input
+            // gradient is its weight row: only its slope is needed (saves one softplus, ≈ 4 % of a
+            // JKOnet* step).
+            if i + 2 < n {
+                h = self.activation.apply(&z);
+            }
         }
         // Row vector of the output layer's first unit, broadcast over the batch.
         let mut g = self.layers[n - 1].ws.narrow(0, 0, 1);

@@ -32,6 +32,18 @@ fn networks(
     Ok(super::with_sde_rule(Energy::new(&config.energy, dim, device, config.seed)?))
 }
 
+/// The per-row training tensors of one epoch, gathered in its shuffled order.
+struct EpochRows {
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor,
+    tau: Tensor,
+    feature: Tensor,
+    grad_log_density: Option<Tensor>,
+    /// The step of each row, in that order.
+    step: Vec<usize>,
+}
+
 /// A JKOnet* (MLP) training session.
 pub struct StarTrainer {
     model: Model,
@@ -46,6 +58,8 @@ pub struct StarTrainer {
     step_of_row: Vec<usize>,
     order: Vec<usize>,
     cursor: usize,
+    /// The per-row tensors gathered in this epoch's order.
+    epoch_rows: Option<EpochRows>,
     opt: nn::Optimizer,
     rng: ChaCha8Rng,
     /// Keeps the last energy parameters that gave a finite loss.
@@ -94,6 +108,7 @@ impl StarTrainer {
             step_of_row: rows.step.clone(),
             order: (0..rows.len()).collect(),
             cursor: rows.len(),
+            epoch_rows: None,
             opt,
             rng: ChaCha8Rng::seed_from_u64(model.config.seed),
             guard,
@@ -109,41 +124,65 @@ impl StarTrainer {
         self.step_of_row.len()
     }
 
-    /// Indices of the next batch, grouped by step (stable), and the group sizes.
-    fn next_batch(&mut self) -> (Vec<i64>, Vec<i64>) {
-        let n = self.order.len();
-        if self.cursor >= n {
-            self.order.shuffle(&mut self.rng);
-            self.cursor = 0;
+    /// Start an epoch: shuffle the rows, sort each batch's rows by step (stable; the interaction
+    /// term groups them) and gather every per-row tensor in that order once, so that a batch is a
+    /// slice (one gather per tensor and epoch instead of per batch).
+    fn reshuffle(&mut self) {
+        let batch = self.model.config.batch_size;
+        self.order.shuffle(&mut self.rng);
+        // Sorted per batch in a copy: the next shuffle starts from the shuffled order.
+        let mut rows = self.order.clone();
+        for chunk in rows.chunks_mut(batch) {
+            chunk.sort_by_key(|&i| self.step_of_row[i]);
         }
-        let end = (self.cursor + self.model.config.batch_size).min(n);
-        let mut idx: Vec<usize> = self.order[self.cursor..end].to_vec();
+        let idx: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::from_slice(&idx).to_device(self.model.device);
+        let pick = |t: &Tensor| t.index_select(0, &idx);
+        self.epoch_rows = Some(EpochRows {
+            x: pick(&self.x),
+            y: pick(&self.y),
+            weight: pick(&self.weight),
+            tau: pick(&self.tau),
+            feature: pick(&self.feature),
+            grad_log_density: self.grad_log_density.as_ref().map(pick),
+            step: rows.iter().map(|&i| self.step_of_row[i]).collect(),
+        });
+        self.cursor = 0;
+    }
+
+    /// The next batch's rows (start, length) in the epoch's order, and its group sizes per step.
+    fn next_batch(&mut self) -> (i64, i64, Vec<i64>) {
+        let n = self.order.len();
+        if self.cursor >= n || self.epoch_rows.is_none() {
+            self.reshuffle();
+        }
+        let start = self.cursor;
+        let end = (start + self.model.config.batch_size).min(n);
         self.cursor = end;
-        idx.sort_by_key(|&i| self.step_of_row[i]);
         let mut sizes: Vec<i64> = Vec::new();
         let mut last = usize::MAX;
-        for &i in &idx {
-            if self.step_of_row[i] == last {
+        for &k in &self.epoch_rows.as_ref().expect("shuffled").step[start..end] {
+            if k == last {
                 *sizes.last_mut().expect("started") += 1;
             } else {
                 sizes.push(1);
-                last = self.step_of_row[i];
+                last = k;
             }
         }
-        (idx.into_iter().map(|i| i as i64).collect(), sizes)
+        (start as i64, (end - start) as i64, sizes)
     }
 
     fn loss(&mut self) -> Tensor {
-        let (idx, sizes) = self.next_batch();
-        let idx = Tensor::from_slice(&idx).to_device(self.model.device);
-        let pick = |t: &Tensor| t.index_select(0, &idx);
-        let (x, y, w, tau) = (pick(&self.x), pick(&self.y), pick(&self.weight), pick(&self.tau));
+        let (start, len, sizes) = self.next_batch();
+        let rows = self.epoch_rows.as_ref().expect("shuffled");
+        let pick = |t: &Tensor| t.narrow(0, start, len);
+        let (x, y, w, tau) = (pick(&rows.x), pick(&rows.y), pick(&rows.weight), pick(&rows.tau));
         let energy = &self.model.energy;
         let mut drift = Tensor::zeros_like(&y);
-        if let Some(g) = energy.grad_potential_graph(&y, &pick(&self.feature)) {
+        if let Some(g) = energy.grad_potential_graph(&y, &pick(&rows.feature)) {
             drift += g;
         }
-        if let (Some(th), Some(g)) = (energy.theta3(), &self.grad_log_density) {
+        if let (Some(th), Some(g)) = (energy.theta3(), &rows.grad_log_density) {
             drift += pick(g) * th;
         }
         if energy.has_interaction() {

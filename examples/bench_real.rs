@@ -5,14 +5,17 @@
 //! on the training cells.
 //!
 //! cargo run --release --example bench_real -- [sets=weinreb_2d,emt_3d,hsmm_10d,eb_pca5]
-//!     [seeds=0,1,2] [root=../shared/data/practice] [key=value …]
+//!     [seeds=0,1,2] [root=../shared/data/practice] [dump_split=DIR] [key=value …]
+//!
+//! `dump_split=DIR` also writes each split as `DIR/<set>_seed<s>_{train,test}.npz` (`data`, `labels`,
+//! `times`), so that another tool (benches/otcfm_eb.py) trains and scores on exactly these cells.
 //!
 //! A set is a folder with `data.npy` and `times.npy` (or `sample_labels.npy`); it is looked up under
 //! `root`, then under `../shared/data`. Extra key=value pairs are training options.
 
 use ijkonet::baselines::Baseline;
 use ijkonet::config::TrainConfig;
-use ijkonet::data::read_labelled_npy;
+use ijkonet::data::{read_labelled_npy, write_npz};
 use ijkonet::methods;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -41,12 +44,14 @@ fn main() -> ijkonet::Result<()> {
     let mut sets: Vec<String> = ["weinreb_2d", "emt_3d", "hsmm_10d", "eb_pca5"].map(String::from).to_vec();
     let mut seeds = vec![0u64, 1, 2];
     let mut config = TrainConfig::default();
+    let mut dump: Option<PathBuf> = None;
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
         match k {
             "seeds" => seeds = v.split(',').map(|s| s.parse().expect("seed")).collect(),
             "sets" => sets = v.split(',').map(String::from).collect(),
             "root" => roots.insert(0, PathBuf::from(v)),
+            "dump_split" => dump = Some(PathBuf::from(v)),
             _ => config.set(k, v)?,
         }
     }
@@ -69,6 +74,11 @@ fn main() -> ijkonet::Result<()> {
         let mut rows: Vec<[f64; 5]> = Vec::new();
         for &seed in &seeds {
             let (train, test) = data.split(0.4, seed)?;
+            if let Some(dir) = &dump {
+                std::fs::create_dir_all(dir).map_err(|e| ijkonet::Error::io(format!("{}: {e}", dir.display())))?;
+                write_npz(dir.join(format!("{set}_seed{seed}_train.npz")), &train)?;
+                write_npz(dir.join(format!("{set}_seed{seed}_test.npz")), &test)?;
+            }
             let mut c = config.clone();
             c.seed = seed;
             let start = Instant::now();

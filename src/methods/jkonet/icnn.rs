@@ -148,14 +148,17 @@ pub fn grad_psi(shape: &IcnnShape, params: &[Tensor], x: &Tensor) -> Tensor {
     let kz: Vec<Tensor> = rest[1..1 + l].iter().map(Tensor::softplus).collect();
     let slope_mask = |a: &Tensor| a.gt(0.0).to_kind(a.kind()) * (1.0 - SLOPE) + SLOPE;
     // Forward: pre-activations a_i and the masks σ'(a_i).
+    // σ(a) = σ'(a)·a: one product with the mask instead of max(a, slope·a), whose backward costs
+    // a comparison and a masked fill per layer and differentiation order.
     let a0 = x.linear(&wx[0], Some(&wx[1]));
-    let s0 = a0.leaky_relu_scaled(SLOPE);
     let mut masks = vec![slope_mask(&a0)];
+    let s0 = a0 * &masks[0];
     let mut z = s0.square();
     for i in 1..l {
         let a = z.matmul(&kz[i - 1].tr()) + x.linear(&wx[2 * i], Some(&wx[2 * i + 1]));
-        masks.push(slope_mask(&a));
-        z = a.leaky_relu_scaled(SLOPE);
+        let mask = slope_mask(&a);
+        z = a * &mask;
+        masks.push(mask);
     }
     // Backward: dψ/dz_{L−1} = softplus(K_out), then through each layer to x.
     // (Out-of-place sums: `+=` would write into the parameter vector's views.)

@@ -7,12 +7,16 @@
 //!
 //! cargo run --release --example bench_jkonet -- task=quadratic|styblinski|semicircle|eb [epochs=N]
 //!     [seeds=0,1,2] [device=cpu|cuda] [n=points per snapshot] [data=<dir of eb_pca5>]
-//!     [eval_every=E] [budget_s=S] [key=value … any TrainConfig key]
+//!     [eval_every=E] [budget_s=S] [diag=1] [key=value … any TrainConfig key]
 //!
 //! `budget_s` stops each seed's training after the first epoch that ends past S seconds (the
 //! report then says how many epochs ran), so a run fits a time slot on an unknown machine.
+//! `diag=1` adds, per transition, a longer prediction solve, an explicit Euler step with the
+//! learned ∇V and the training loss of prediction, no motion and true drift (see `diagnose`).
 //!
-//! Defaults: method=jkonet, energy Adam lr 1e-3, β (0.5, 0.9), clip 10 (spec §6.1), batch 250.
+//! Defaults: the library's for method=jkonet (variant t,V, energy Adam lr 1e-2, β (0.9, 0.999),
+//! clip 10, batch 100). The reference's training (spec §6.1) is `variant=V energy_lr=1e-3
+//! energy_beta1=0.5 energy_beta2=0.9 batch_size=250`.
 
 use ijkonet::config::TrainConfig;
 use ijkonet::data::read_labelled_npy;
@@ -124,16 +128,67 @@ fn oracle_w1(
     Ok((noisy, drift))
 }
 
+/// Mean distance each point moves from `x` to `y`.
+fn mean_motion(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
+    (&y - &x).outer_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / x.nrows() as f64
+}
+
+/// `diag=1`: separates the energy from the prediction solver. Per transition: the one-step W1 of
+/// the default prediction, of a longer JKO solve with the same frozen energy, and of an explicit
+/// Euler step x − Δt ∇V̂(x); next to each, the mean distance the points move (the true drift's for
+/// comparison when the task is synthetic).
+fn diagnose(model: &ijkonet::Model, test: &Snapshots, w: &[f64], simulator: Option<Simulator>) -> ijkonet::Result<()> {
+    let times = test.times();
+    for k in 0..test.len() - 1 {
+        let x = test.get(k).unwrap().points.view();
+        let target = test.get(k + 1).unwrap().points.view();
+        let dt = times[k + 1] - times[k];
+        let pred = model.push_forward(k, x)?;
+        let opts = ijkonet::model::JkoStepOptions { iterations: 300, lr: 0.05, seed: 99 };
+        let long = model.jko_step(x, times[k], dt, &opts)?;
+        let euler = &x - &(model.grad_potential(x, times[k + 1])? * dt);
+        let drift = simulator.map(|(g, dt, _)| x.mapv(|v| v - g(v) * dt));
+        let truth = drift.as_ref().map_or(f64::NAN, |d| mean_motion(x, d.view()));
+        // The training loss (debiased Sinkhorn at the configured ε, network coordinates) of the
+        // prediction, of no motion and of the true drift: does the loss rank them as W1 does?
+        let norm = model.normalisation();
+        let eps = model.config().jkonet.epsilon;
+        let opts = ijkonet::metrics::sinkhorn::SinkhornOptions { epsilon: eps, ..Default::default() };
+        let s_eps = |a: ArrayView2<f64>| -> ijkonet::Result<f64> {
+            let dev = tch::Device::Cpu;
+            let (a, b) = (norm.to_model(a), norm.to_model(target));
+            let (a, b) = (ijkonet::tensor::to_tensor(a.view(), dev), ijkonet::tensor::to_tensor(b.view(), dev));
+            Ok(ijkonet::metrics::sinkhorn::sinkhorn_divergence(&a, &b, &opts)?.double_value(&[]))
+        };
+        let s_truth = drift.as_ref().map_or(Ok(f64::NAN), |d| s_eps(d.view()))?;
+        println!(
+            "  k={k}: S_ε={eps} model {:.4} | no motion {:.4} | true drift {s_truth:.4}",
+            s_eps(pred.view())?,
+            s_eps(x)?
+        );
+        println!(
+            "  k={k}: W1 default {:.3} (moves {:.3}) | 300-step solve {:.3} (moves {:.3}) | explicit Euler {:.3} \
+             (moves {:.3}) | true drift moves {truth:.3}",
+            w[k],
+            mean_motion(x, pred.view()),
+            w1(long.view(), target)?,
+            mean_motion(x, long.view()),
+            w1(euler.view(), target)?,
+            mean_motion(x, euler.view()),
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ijkonet::Result<()> {
     let mut config = TrainConfig { epochs: 20, ..TrainConfig::default() };
-    for (k, v) in [("method", "jkonet"), ("energy_beta1", "0.5"), ("energy_beta2", "0.9"), ("energy_lr", "1e-3")] {
-        config.set(k, v)?;
-    }
+    config.set("method", "jkonet")?;
     let mut seeds = vec![0u64, 1, 2];
     let mut task = "quadratic".to_string();
     let mut n = 1000usize;
     let mut eval_every = 0usize;
     let mut budget: Option<f64> = None;
+    let mut diag = false;
     let mut data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
@@ -144,6 +199,7 @@ fn main() -> ijkonet::Result<()> {
             "eval_every" => eval_every = v.parse().expect("eval_every"),
             "budget_s" => budget = Some(v.parse().expect("budget_s")),
             "data" => data_dir = PathBuf::from(v),
+            "diag" => diag = v == "1" || v == "true",
             _ => config.set(k, v)?,
         }
     }
@@ -241,6 +297,9 @@ fn main() -> ijkonet::Result<()> {
                 cs.push(cosine(learned.view(), x.mapv(gt).view()));
             }
             cosines.push(cs.iter().sum::<f64>() / cs.len() as f64);
+        }
+        if diag {
+            diagnose(model, &test, &w, simulator)?;
         }
         let (m, s) = mean_std(&w);
         println!(

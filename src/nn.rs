@@ -218,6 +218,25 @@ pub(crate) fn restore_parameters(params: &[tch::Tensor], backup: &[tch::Tensor])
     });
 }
 
+/// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture, same names).
+pub(crate) fn copy_parameters(
+    src: &std::collections::HashMap<String, tch::Tensor>,
+    dst: &std::collections::HashMap<String, tch::Tensor>,
+    decay: f64,
+) {
+    tch::no_grad(|| {
+        for (name, d) in dst {
+            let v = &src[name];
+            let mut d = d.shallow_clone();
+            if decay == 0.0 {
+                d.copy_(v);
+            } else {
+                let _ = d.g_mul_scalar_(decay).g_add_(&(v * (1.0 - decay)));
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

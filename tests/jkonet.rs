@@ -16,6 +16,9 @@ fn small_config(epochs: usize) -> TrainConfig {
     let mut c = TrainConfig { epochs, seed: common::test_seed(), ..TrainConfig::default() };
     for (k, v) in [
         ("method", "jkonet"),
+        // These dynamics do not depend on time: V is the model (the default t,V also learns the
+        // direction, cosine 0.966–0.995 over seeds 0–2, with less margin on the assertion below).
+        ("variant", "V"),
         ("device", "cpu"),
         ("threads", "1"),
         ("batch_size", "100"),

@@ -74,8 +74,26 @@ impl Method {
     /// defaults; the linear energy has no time input).
     pub fn default_variant(self) -> Variant {
         match self {
-            Method::IJKOnet => Variant::TV,
+            Method::IJKOnet | Method::JKOnet => Variant::TV,
             _ => Variant::V,
+        }
+    }
+
+    /// The energy's Adam learning rate `energy_lr = auto` gives: 1e-2 for JKOnet, whose energy
+    /// gets one update per transition and iteration (a few hundred in a run) and learned nothing
+    /// of Styblinski–Tang at 1e-3 in 40 epochs (docs/BENCHMARKS.md); 1e-3 for the others.
+    pub fn default_energy_lr(self) -> f64 {
+        match self {
+            Method::JKOnet => 1e-2,
+            _ => 1e-3,
+        }
+    }
+
+    /// The batch size (cells per snapshot and iteration) `batch_size = auto` gives.
+    pub fn default_batch_size(self) -> usize {
+        match self {
+            Method::JKOnet => JKONET_AUTO_BATCH,
+            _ => 250,
         }
     }
 
@@ -134,6 +152,14 @@ pub struct TrainConfig {
     /// (chosen by measurement on real data, docs/BENCHMARKS.md), `V` for the others. Setting a
     /// variant explicitly clears it.
     pub variant_auto: bool,
+    /// `energy_lr = auto` (the default): the energy's learning rate follows the method
+    /// ([`Method::default_energy_lr`]); setting a rate clears it. Read back as `auto`; the
+    /// resolved rate is `energy_optim.lr`.
+    pub energy_lr_auto: bool,
+    /// `batch_size = auto` (the default): the batch size follows the method
+    /// ([`Method::default_batch_size`]); setting a size clears it. Read back as `auto`; the
+    /// resolved size is `batch_size`.
+    pub batch_auto: bool,
     pub maps: MapConfig,
     pub logdet: LogDetEstimator,
     /// Training length in epochs (passes over the largest snapshot in batches); 0 = `auto`: the
@@ -172,7 +198,8 @@ pub struct TrainConfig {
     pub map_steps: usize,
     pub energy_optim: AdamConfig,
     /// Decay of the exponential moving average of the energy parameters that the trained model
-    /// keeps (0 = the last iterate).
+    /// keeps (0 = the last iterate). iJKOnet and JKOnet (JKOnet with a warm-up, see its trainer);
+    /// JKOnet* keeps its last iterate.
     pub energy_ema: f64,
     pub map_optim: AdamConfig,
     /// Decay of the moving average of the map parameters that the model predicts with (0 = the
@@ -200,6 +227,8 @@ impl Default for TrainConfig {
             method: Method::IJKOnet,
             energy: EnergyConfig { variant: Variant::TV, ..EnergyConfig::default() },
             variant_auto: true,
+            energy_lr_auto: true,
+            batch_auto: true,
             maps: MapConfig::default(),
             logdet: LogDetEstimator::Exact,
             epochs: 0,
@@ -253,6 +282,8 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
 /// Upper bounds that keep a mistaken or crafted configuration (including one read from a model
 /// file) from asking for an absurd allocation: far above any sensible value.
 pub const MAX_THREADS: usize = 1024;
+/// JKOnet's `batch_size = auto`.
+pub const JKONET_AUTO_BATCH: usize = 100;
 pub const MAX_LAYER_WIDTH: i64 = 1 << 14;
 pub const MAX_LAYERS: usize = 64;
 
@@ -358,6 +389,20 @@ impl TrainConfig {
                 if self.variant_auto {
                     self.energy.variant = self.method.default_variant();
                 }
+                if self.energy_lr_auto {
+                    self.energy_optim.lr = self.method.default_energy_lr();
+                }
+                if self.batch_auto {
+                    self.batch_size = self.method.default_batch_size();
+                }
+            }
+            "energy_lr" if value.trim() == "auto" => {
+                self.energy_lr_auto = true;
+                self.energy_optim.lr = self.method.default_energy_lr();
+            }
+            "batch_size" if value.trim() == "auto" => {
+                self.batch_auto = true;
+                self.batch_size = self.method.default_batch_size();
             }
             "variant" if value.trim() == "auto" => {
                 self.variant_auto = true;
@@ -462,9 +507,15 @@ impl TrainConfig {
                     }
                 }
             }
-            "batch_size" => self.batch_size = positive(key, value)?,
+            "batch_size" => {
+                self.batch_size = positive(key, value)?;
+                self.batch_auto = false;
+            }
             "map_steps" => self.map_steps = positive(key, value)?,
-            "energy_lr" => self.energy_optim.lr = parse_f64(key, value)?,
+            "energy_lr" => {
+                self.energy_optim.lr = parse_f64(key, value)?;
+                self.energy_lr_auto = false;
+            }
             "energy_beta1" => self.energy_optim.beta1 = parse_f64(key, value)?,
             "energy_beta2" => self.energy_optim.beta2 = parse_f64(key, value)?,
             "energy_eps" => self.energy_optim.eps = parse_f64(key, value)?,
@@ -541,8 +592,10 @@ impl TrainConfig {
             "time_feature" => self.time_feature.name().into(),
             "energy_init" => self.energy.init.name().into(),
             "warm_start" => (if self.warm_start { "affine" } else { "none" }).into(),
+            "batch_size" if self.batch_auto => "auto".into(),
             "batch_size" => self.batch_size.to_string(),
             "map_steps" => self.map_steps.to_string(),
+            "energy_lr" if self.energy_lr_auto => "auto".into(),
             "energy_lr" => self.energy_optim.lr.to_string(),
             "energy_beta1" => self.energy_optim.beta1.to_string(),
             "energy_beta2" => self.energy_optim.beta2.to_string(),
@@ -697,6 +750,21 @@ mod tests {
         assert_eq!(c.energy_init(), WeightInit::Uniform);
         c.set("energy_init", "lecun_normal").unwrap();
         assert_eq!(c.energy_init(), WeightInit::LecunNormal);
+        // JKOnet's variant, energy rate and batch follow the method until set explicitly, in
+        // whichever order the keys come.
+        let mut j = TrainConfig::default();
+        j.set("method", "jkonet").unwrap();
+        assert_eq!((j.energy.variant, j.energy_optim.lr, j.batch_size), (Variant::TV, 1e-2, 100));
+        assert_eq!((j.get("energy_lr").unwrap(), j.get("batch_size").unwrap()), ("auto".into(), "auto".into()));
+        let mut k = TrainConfig::default();
+        k.set("batch_size", "64").unwrap();
+        k.set("energy_lr", "3e-3").unwrap();
+        k.set("method", "jkonet").unwrap();
+        assert_eq!((k.energy_optim.lr, k.batch_size), (3e-3, 64));
+        k.set("method", "ijkonet").unwrap();
+        k.set("batch_size", "auto").unwrap();
+        k.set("energy_lr", "auto").unwrap();
+        assert_eq!((k.energy_optim.lr, k.batch_size), (1e-3, 250));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::energy::Energy;
 use crate::error::{Error, Result};
 use crate::maps::TransportMaps;
 use crate::model::{by_chunks, min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
+use crate::nn::copy_parameters;
 use crate::tensor::{to_array, to_tensor};
 use crate::train::{batches_per_epoch, expect_method, sample_batch, DivergenceGuard, Trainer, TrainingData};
 use ndarray::{Array2, ArrayView2};
@@ -404,19 +405,4 @@ fn warm_start(
     }
     energy.shrink_potential_output(0.01);
     Ok(())
-}
-
-/// dst ← decay·dst + (1 − decay)·src, variable by variable (same architecture, same names).
-fn copy_parameters(src: &HashMap<String, Tensor>, dst: &HashMap<String, Tensor>, decay: f64) {
-    tch::no_grad(|| {
-        for (name, d) in dst {
-            let v = &src[name];
-            let mut d = d.shallow_clone();
-            if decay == 0.0 {
-                d.copy_(v);
-            } else {
-                let _ = d.g_mul_scalar_(decay).g_add_(&(v * (1.0 - decay)));
-            }
-        }
-    });
 }

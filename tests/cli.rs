@@ -349,7 +349,8 @@ fn train_selects_the_method_and_every_method_predicts_and_evaluates() {
         let name = match *method {
             "jkonet_star" => "JKOnet*_V",
             "jkonet_star_linear" => "JKOnet*_l_V",
-            _ => "JKOnet_V",
+            // JKOnet's `variant=auto` is t,V, like iJKOnet's.
+            _ => "JKOnet_t,V",
         };
         assert!(out.contains(&format!("training {name} ")), "{out}");
         let loaded = Model::load(dir.join(&model), None).unwrap();

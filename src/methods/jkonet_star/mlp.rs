@@ -32,21 +32,8 @@ fn networks(
     Ok(super::with_sde_rule(Energy::new(&config.energy, dim, device, config.seed)?))
 }
 
-/// The per-row training tensors of one epoch, gathered in its shuffled order.
-struct EpochRows {
-    x: Tensor,
-    y: Tensor,
-    weight: Tensor,
-    tau: Tensor,
-    feature: Tensor,
-    grad_log_density: Option<Tensor>,
-    /// The step of each row, in that order.
-    step: Vec<usize>,
-}
-
-/// A JKOnet* (MLP) training session.
-pub struct StarTrainer {
-    model: Model,
+/// The per-row training tensors (one row per coupling) and each row's step.
+struct RowTensors {
     x: Tensor,
     y: Tensor,
     weight: Tensor,
@@ -55,11 +42,36 @@ pub struct StarTrainer {
     /// Time feature of the target snapshot per row (n × 1), for `t,V`.
     feature: Tensor,
     grad_log_density: Option<Tensor>,
-    step_of_row: Vec<usize>,
+    step: Vec<usize>,
+}
+
+impl RowTensors {
+    /// The rows `order` (indices into these rows), in that order.
+    fn gather(&self, order: &[usize]) -> RowTensors {
+        let idx: Vec<i64> = order.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::from_slice(&idx).to_device(self.x.device());
+        let pick = |t: &Tensor| t.index_select(0, &idx);
+        RowTensors {
+            x: pick(&self.x),
+            y: pick(&self.y),
+            weight: pick(&self.weight),
+            tau: pick(&self.tau),
+            feature: pick(&self.feature),
+            grad_log_density: self.grad_log_density.as_ref().map(pick),
+            step: order.iter().map(|&i| self.step[i]).collect(),
+        }
+    }
+}
+
+/// A JKOnet* (MLP) training session.
+pub struct StarTrainer {
+    model: Model,
+    /// Every coupling row, in the order of the couplings.
+    all: RowTensors,
     order: Vec<usize>,
     cursor: usize,
-    /// The per-row tensors gathered in this epoch's order.
-    epoch_rows: Option<EpochRows>,
+    /// The rows gathered in this epoch's order.
+    epoch_rows: Option<RowTensors>,
     opt: nn::Optimizer,
     rng: ChaCha8Rng,
     /// Keeps the last energy parameters that gave a finite loss.
@@ -99,13 +111,15 @@ impl StarTrainer {
         let opt = model.config.energy_optim.build(&model.energy.vs)?;
         let guard = DivergenceGuard::new(&model.energy.vs.trainable_variables());
         let t = StarTrainer {
-            x: crate::tensor::to_tensor(rows.x.view(), device),
-            y: crate::tensor::to_tensor(rows.y.view(), device),
-            weight: column(&rows.weight, device),
-            tau: column(&tau, device).unsqueeze(1),
-            feature: column(&feature, device).unsqueeze(1),
-            grad_log_density: rows.grad_log_density.as_ref().map(|g| crate::tensor::to_tensor(g.view(), device)),
-            step_of_row: rows.step.clone(),
+            all: RowTensors {
+                x: crate::tensor::to_tensor(rows.x.view(), device),
+                y: crate::tensor::to_tensor(rows.y.view(), device),
+                weight: column(&rows.weight, device),
+                tau: column(&tau, device).unsqueeze(1),
+                feature: column(&feature, device).unsqueeze(1),
+                grad_log_density: rows.grad_log_density.as_ref().map(|g| crate::tensor::to_tensor(g.view(), device)),
+                step: rows.step.clone(),
+            },
             order: (0..rows.len()).collect(),
             cursor: rows.len(),
             epoch_rows: None,
@@ -121,7 +135,7 @@ impl StarTrainer {
 
     /// Number of coupling rows (all steps).
     pub fn rows(&self) -> usize {
-        self.step_of_row.len()
+        self.all.step.len()
     }
 
     /// Start an epoch: shuffle the rows, sort each batch's rows by step (stable; the interaction
@@ -133,20 +147,9 @@ impl StarTrainer {
         // Sorted per batch in a copy: the next shuffle starts from the shuffled order.
         let mut rows = self.order.clone();
         for chunk in rows.chunks_mut(batch) {
-            chunk.sort_by_key(|&i| self.step_of_row[i]);
+            chunk.sort_by_key(|&i| self.all.step[i]);
         }
-        let idx: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
-        let idx = Tensor::from_slice(&idx).to_device(self.model.device);
-        let pick = |t: &Tensor| t.index_select(0, &idx);
-        self.epoch_rows = Some(EpochRows {
-            x: pick(&self.x),
-            y: pick(&self.y),
-            weight: pick(&self.weight),
-            tau: pick(&self.tau),
-            feature: pick(&self.feature),
-            grad_log_density: self.grad_log_density.as_ref().map(pick),
-            step: rows.iter().map(|&i| self.step_of_row[i]).collect(),
-        });
+        self.epoch_rows = Some(self.all.gather(&rows));
         self.cursor = 0;
     }
 

@@ -70,8 +70,10 @@ impl Method {
     }
 
     /// The energy variant of `variant = auto`: `t,V` for iJKOnet, whose per-step warm start it
-    /// matches and which measured far better on real data; `V` for the others (their published
-    /// defaults; the linear energy has no time input).
+    /// matches and which measured far better on real data, and for JKOnet (a time-independent V
+    /// learned to move cells between wells at Styblinski's near-stationary late steps,
+    /// docs/BENCHMARKS.md); `V` for JKOnet* (its published default; the linear energy has no time
+    /// input).
     pub fn default_variant(self) -> Variant {
         match self {
             Method::IJKOnet | Method::JKOnet => Variant::TV,
@@ -148,8 +150,8 @@ pub(crate) trait KeyedOptions {
 pub struct TrainConfig {
     pub method: Method,
     pub energy: EnergyConfig,
-    /// `variant = auto` (the default): the energy variant follows the method, `t,V` for iJKOnet
-    /// (chosen by measurement on real data, docs/BENCHMARKS.md), `V` for the others. Setting a
+    /// `variant = auto` (the default): the energy variant follows the method
+    /// ([`Method::default_variant`]: `t,V` for iJKOnet and JKOnet, `V` for JKOnet*). Setting a
     /// variant explicitly clears it.
     pub variant_auto: bool,
     /// `energy_lr = auto` (the default): the energy's learning rate follows the method

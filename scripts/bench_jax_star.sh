@@ -15,7 +15,7 @@ fi
 cargo build --release --example bench_jkonet_star
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$rounds"); do
-  ./target/release/examples/bench_jkonet_star part=speed device=cpu | grep '^speed V:'
-  "$venv/bin/python" benches/jax_jkonet_star_v.py epochs=200
+  ./target/release/examples/bench_jkonet_star part=speed_v device=cpu speed_epochs=1000 | grep '^speed V:'
+  "$venv/bin/python" benches/jax_jkonet_star_v.py epochs=1000
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

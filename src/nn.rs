@@ -41,6 +41,41 @@ impl Activation {
             }
         }
     }
+    /// The first and second derivatives at the pre-activation z, sharing their work.
+    pub fn derivatives(self, z: &Tensor) -> (Tensor, Tensor) {
+        match self {
+            Activation::Softplus => {
+                let s = z.sigmoid();
+                let q = &s - s.square();
+                (s, q)
+            }
+            Activation::Selu => {
+                let (lambda, alpha) = (1.050_700_987_355_480_5, 1.673_263_242_354_377_3);
+                let pos = z.gt(0.0).to_kind(z.kind());
+                let neg = (z.exp() * (alpha * lambda)) * (1.0 - &pos);
+                (&pos * lambda + &neg, neg)
+            }
+            Activation::Relu => {
+                let s = z.gt(0.0).to_kind(z.kind());
+                let q = s.zeros_like();
+                (s, q)
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                let s = 1.0 - t.square();
+                let q = &s * &t * -2.0;
+                (s, q)
+            }
+            Activation::Silu => {
+                // silu'' = σ(1 − σ)(2 + z(1 − 2σ)).
+                let sig = z.sigmoid();
+                let var = &sig - sig.square();
+                let s = &sig + z * &var;
+                let q = &var * (z * (1.0 - &sig * 2.0) + 2.0);
+                (s, q)
+            }
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Activation::Softplus => "softplus",
@@ -117,6 +152,142 @@ impl Mlp {
         }
         g
     }
+}
+
+/// The explicit input gradient of an [`Mlp`] with what it takes to differentiate it in the
+/// parameters: losses on ∇ₓf (JKOnet*'s optimality residual) then need no autograd at all, one
+/// hand-written reverse pass of ≈ 20 tensor operations (spec: jkonet_star.md §4).
+pub struct InputGradientTape<'a> {
+    mlp: &'a Mlp,
+    /// The input of each hidden layer (the first is x).
+    inputs: Vec<Tensor>,
+    /// σ′ and σ″ at each hidden layer's pre-activation.
+    slopes: Vec<(Tensor, Tensor)>,
+    /// c_i = v_{i+1} ⊙ σ′(z_i) per hidden layer, and v_{i+1}, the gradient at hidden layer i's output.
+    chain: Vec<(Tensor, Tensor)>,
+    /// ∇ₓf (n × input).
+    pub gradient: Tensor,
+}
+
+impl Mlp {
+    /// [`Mlp::input_gradient`], keeping the tape for [`InputGradientTape::parameter_vjp`].
+    pub fn input_gradient_tape(&self, x: &Tensor) -> InputGradientTape<'_> {
+        let m = self.layers.len() - 1;
+        let mut inputs = Vec::with_capacity(m);
+        let mut slopes = Vec::with_capacity(m);
+        let mut h = x.shallow_clone();
+        for (i, layer) in self.layers[..m].iter().enumerate() {
+            let z = layer.forward(&h);
+            slopes.push(self.activation.derivatives(&z));
+            inputs.push(h);
+            // The last hidden layer's output only meets the output layer's (constant) weights.
+            h = if i + 1 < m { self.activation.apply(&z) } else { Tensor::new() };
+        }
+        let mut chain: Vec<(Tensor, Tensor)> = Vec::with_capacity(m);
+        let mut v = self.layers[m].ws.narrow(0, 0, 1);
+        for (layer, (s, _)) in self.layers[..m].iter().zip(&slopes).rev() {
+            let c = &v * s;
+            let next = c.matmul(&layer.ws);
+            chain.push((c, v));
+            v = next;
+        }
+        chain.reverse();
+        let gradient = if v.size()[0] == 1 { v.expand([x.size()[0], x.size()[1]], false) } else { v };
+        InputGradientTape { mlp: self, inputs, slopes, chain, gradient }
+    }
+}
+
+impl InputGradientTape<'_> {
+    /// The parameter gradient of Σ ⟨cotangent, ∇ₓf⟩ (cotangent: n × input), one tensor per
+    /// parameter in layer order (weight, then bias when present), shaped like the parameter.
+    pub fn parameter_vjp(&self, cotangent: &Tensor) -> Vec<Tensor> {
+        let grads: Vec<Tensor> = self.mlp.parameters().iter().map(Tensor::zeros_like).collect();
+        self.parameter_vjp_into(cotangent, &grads);
+        grads
+    }
+
+    /// [`InputGradientTape::parameter_vjp`] written into `grads` (contiguous, shaped like the
+    /// parameters; views into one flat vector work), so a training step allocates no gradients.
+    pub fn parameter_vjp_into(&self, cotangent: &Tensor, grads: &[Tensor]) {
+        let layers = &self.mlp.layers;
+        let m = layers.len() - 1;
+        // The slot of each layer's weight and bias in `grads`.
+        let mut slots = Vec::with_capacity(m + 1);
+        let mut k = 0;
+        for layer in layers {
+            let bias = layer.bs.as_ref().map(|_| k + 1);
+            slots.push((k, bias));
+            k += 1 + usize::from(bias.is_some());
+        }
+        assert_eq!(k, grads.len(), "one gradient per parameter");
+        // Through the gradient chain, from the input up: v_i = c_i W_i and c_i = v_{i+1} ⊙ σ′(z_i).
+        let mut dv = cotangent.shallow_clone();
+        let mut dz_slope: Vec<Tensor> = Vec::with_capacity(m);
+        for (i, ((layer, (c, v_up)), (s, q))) in layers[..m].iter().zip(&self.chain).zip(&self.slopes).enumerate() {
+            let dc = dv.matmul(&layer.ws.tr());
+            let _ = c.tr().mm_out(&grads[slots[i].0], &dv);
+            dz_slope.push(&dc * v_up * q);
+            dv = dc * s;
+        }
+        // v_m is the output layer's first weight row, shared by every sample; the output bias and
+        // the other rows do not enter ∇ₓ of the first output.
+        let out = &layers[m];
+        let w_out = &grads[slots[m].0];
+        if out.ws.size()[0] > 1 {
+            let _ = w_out.shallow_clone().zero_();
+        }
+        let _ = dv.sum_intlist_out(&w_out.narrow(0, 0, 1), [0i64].as_slice(), true, dv.kind());
+        if let Some(b) = slots[m].1 {
+            let _ = grads[b].shallow_clone().zero_();
+        }
+        // Through the forward pass, from the top: z_i = h_i W_iᵀ + b_i, h_{i+1} = σ(z_i).
+        let mut dz = dz_slope.pop().expect("at least one hidden layer");
+        for i in (0..m).rev() {
+            let _ = grads[slots[i].0].shallow_clone().addmm_(&dz.tr(), &self.inputs[i]);
+            if let Some(b) = slots[i].1 {
+                let _ = dz.sum_intlist_out(&grads[b], [0i64].as_slice(), false, dz.kind());
+            }
+            if i > 0 {
+                dz = dz_slope.pop().expect("one per layer").addcmul_(&dz.matmul(&layers[i].ws), &self.slopes[i - 1].0);
+            }
+        }
+    }
+
+    /// The parameters [`InputGradientTape::parameter_vjp`]'s gradients belong to, in its order.
+    pub fn parameters(&self) -> Vec<Tensor> {
+        self.mlp.parameters()
+    }
+}
+
+impl Mlp {
+    /// Every parameter in layer order: weight, then bias when present.
+    pub fn parameters(&self) -> Vec<Tensor> {
+        let mut out = Vec::with_capacity(2 * self.layers.len());
+        for layer in &self.layers {
+            out.push(layer.ws.shallow_clone());
+            if let Some(b) = &layer.bs {
+                out.push(b.shallow_clone());
+            }
+        }
+        out
+    }
+}
+
+/// Make `params` views into one contiguous vector, which is returned: an optimiser then updates
+/// every parameter with a few whole-vector operations, and the parameters (and every handle to
+/// them, such as a layer's weight) see each update without a copy.
+pub fn flatten_parameters(params: &[Tensor]) -> Tensor {
+    tch::no_grad(|| {
+        let parts: Vec<Tensor> = params.iter().map(|p| p.detach().reshape([-1])).collect();
+        let flat = Tensor::cat(&parts, 0);
+        let mut offset = 0;
+        for p in params {
+            let n = p.numel() as i64;
+            p.shallow_clone().set_data(&flat.narrow(0, offset, n).view(p.size().as_slice()));
+            offset += n;
+        }
+        flat
+    })
 }
 
 impl Module for Mlp {
@@ -256,6 +427,59 @@ mod tests {
             let scale = auto.abs().max().double_value(&[]);
             assert!(err <= 1e-5 * scale.max(1.0), "{act:?}: max deviation {err} (scale {scale})");
         }
+    }
+
+    #[test]
+    fn explicit_parameter_gradient_of_the_input_gradient_matches_autograd() {
+        let acts = [Activation::Softplus, Activation::Selu, Activation::Relu, Activation::Tanh, Activation::Silu];
+        for act in acts {
+            for (hidden, outputs) in [(vec![16, 8], 1), (vec![12], 2), (vec![8, 8, 6], 1)] {
+                let vs = nn::VarStore::new(Device::Cpu);
+                let mlp = Mlp::new(&vs.root(), 3, &hidden, outputs, act);
+                init_linear(&vs, 5, WeightInit::Uniform);
+                let x = Tensor::randn([20, 3], (Kind::Float, Device::Cpu));
+                let cot = Tensor::randn([20, 3], (Kind::Float, Device::Cpu));
+                let tape = tch::no_grad(|| mlp.input_gradient_tape(&x));
+                let explicit = tch::no_grad(|| tape.parameter_vjp(&cot));
+                // Autograd through the (differentiable) explicit input gradient.
+                let params = mlp.parameters();
+                let loss = (mlp.input_gradient(&x) * &cot).sum(Kind::Float);
+                let auto = Tensor::run_backward(&[loss], &params.iter().collect::<Vec<_>>(), false, true);
+                let grad_same = (&tape.gradient - mlp.input_gradient(&x)).abs().max().double_value(&[]);
+                assert!(grad_same < 1e-6, "{act:?} {hidden:?}: the tape's ∇ₓf differs by {grad_same}");
+                for (i, (e, a)) in explicit.iter().zip(&auto).enumerate() {
+                    // Unused parameters (the output bias, other outputs' rows) get zeros, as autograd's
+                    // undefined gradients mean.
+                    let a = if a.defined() { a.shallow_clone() } else { e.zeros_like() };
+                    assert_eq!(e.size(), params[i].size());
+                    let err = (e - &a).abs().max().double_value(&[]);
+                    let scale = a.abs().max().double_value(&[]);
+                    assert!(err <= 1e-5 * scale.max(1.0), "{act:?} {hidden:?} parameter {i}: {err} (scale {scale})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flattened_parameters_are_views_into_one_vector() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mlp = Mlp::new(&vs.root(), 2, &[4], 1, Activation::Softplus);
+        init_linear(&vs, 1, WeightInit::Uniform);
+        let x = Tensor::randn([5, 2], (Kind::Float, Device::Cpu));
+        let before = mlp.forward(&x);
+        let flat = flatten_parameters(&mlp.parameters());
+        assert_eq!(flat.size(), [2 * 4 + 4 + 4 + 1]);
+        assert!(mlp.forward(&x).equal(&before), "flattening keeps the values");
+        // An update of the vector is an update of the network and of the store's variables.
+        tch::no_grad(|| {
+            let _ = flat.shallow_clone().g_add_scalar_(0.5);
+        });
+        assert!(!mlp.forward(&x).equal(&before));
+        let bias = &vs.variables()["l1.bias"];
+        assert_eq!(bias.double_value(&[0]), flat.double_value(&[flat.size()[0] - 1]));
+        // Autograd still reaches the parameters.
+        mlp.forward(&x).sum(Kind::Float).backward();
+        assert!(bias.grad().defined() && bias.grad().double_value(&[0]) == 5.0);
     }
 
     #[test]

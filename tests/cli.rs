@@ -347,7 +347,7 @@ fn train_selects_the_method_and_every_method_predicts_and_evaluates() {
         args.extend_from_slice(opts);
         let out = ok(&dir, &args);
         let name = match *method {
-            "jkonet_star" => "JKOnet*_V",
+            "jkonet_star" => "JKOnet*_t,V",
             "jkonet_star_linear" => "JKOnet*_l_V",
             // JKOnet's `variant=auto` is t,V, like iJKOnet's.
             _ => "JKOnet_t,V",

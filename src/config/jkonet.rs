@@ -6,6 +6,34 @@ use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
+/// `FromStr` (case-insensitive, with aliases) and `Display` (the first name) for a small option
+/// enum, whose parse errors name the key and the accepted values.
+macro_rules! option_enum {
+    ($ty:ident, $key:literal, { $($variant:ident => $name:literal $(| $alias:literal)*),+ $(,)? }) => {
+        impl FromStr for $ty {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($name $(| $alias)* => Ok($ty::$variant),)+
+                    _ => Err(Error::invalid_argument(format!(
+                        "invalid value '{s}' for '{}': expected {}",
+                        $key,
+                        [$($name),+].join(" or ")
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $($ty::$variant => $name,)+
+                })
+            }
+        }
+    };
+}
+
 /// The outer (fitting) loss between a predicted and an observed cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OuterLoss {
@@ -15,27 +43,7 @@ pub enum OuterLoss {
     Entropic,
 }
 
-impl FromStr for OuterLoss {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "divergence" | "sinkhorn" => Ok(OuterLoss::Divergence),
-            "entropic" | "wasserstein" => Ok(OuterLoss::Entropic),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value '{s}' for 'jkonet_outer': expected divergence or entropic"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for OuterLoss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OuterLoss::Divergence => "divergence",
-            OuterLoss::Entropic => "entropic",
-        })
-    }
-}
+option_enum!(OuterLoss, "jkonet_outer", { Divergence => "divergence" | "sinkhorn", Entropic => "entropic" | "wasserstein" });
 
 /// How ψ is parametrised and where its map starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,27 +56,7 @@ pub enum PsiInit {
     Reference,
 }
 
-impl FromStr for PsiInit {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "identity" => Ok(PsiInit::Identity),
-            "reference" => Ok(PsiInit::Reference),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value '{s}' for 'jkonet_psi': expected identity or reference"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for PsiInit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PsiInit::Identity => "identity",
-            PsiInit::Reference => "reference",
-        })
-    }
-}
+option_enum!(PsiInit, "jkonet_psi", { Identity => "identity", Reference => "reference" });
 
 /// Learning-rate schedule of the inner Adam.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,27 +67,7 @@ pub enum InnerSchedule {
     Constant,
 }
 
-impl FromStr for InnerSchedule {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "linear" => Ok(InnerSchedule::Linear),
-            "constant" => Ok(InnerSchedule::Constant),
-            _ => Err(Error::invalid_argument(format!(
-                "invalid value '{s}' for 'jkonet_inner_schedule': expected linear or constant"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for InnerSchedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InnerSchedule::Linear => "linear",
-            InnerSchedule::Constant => "constant",
-        })
-    }
-}
+option_enum!(InnerSchedule, "jkonet_inner_schedule", { Linear => "linear", Constant => "constant" });
 
 /// Options of JKOnet (keys listed in [`JkonetConfig::KEYS`]). Defaults follow the reference code
 /// and paper (spec §10–11) except where noted.
@@ -257,5 +225,21 @@ impl KeyedOptions for JkonetConfig {
             return bad("jkonet_epsilon must be > 0");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_names_parse_with_aliases_and_errors_name_the_key_and_the_choices() {
+        assert_eq!(" Sinkhorn ".parse::<OuterLoss>().unwrap(), OuterLoss::Divergence);
+        assert_eq!("wasserstein".parse::<OuterLoss>().unwrap().to_string(), "entropic");
+        for p in [PsiInit::Identity, PsiInit::Reference] {
+            assert_eq!(p.to_string().parse::<PsiInit>().unwrap(), p);
+        }
+        let err = "cosine".parse::<InnerSchedule>().unwrap_err();
+        assert_eq!(err.message(), "invalid value 'cosine' for 'jkonet_inner_schedule': expected linear or constant");
     }
 }

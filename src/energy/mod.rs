@@ -286,6 +286,16 @@ impl Energy {
         self.networks().and_then(|n| n.quadratic.as_ref())
     }
 
+    /// The potential network when it is the energy's only learned part (no interaction, θ₃ or
+    /// explicit quadratic part): what JKOnet*'s explicit training step covers.
+    pub(crate) fn sole_potential_network(&self) -> Option<&Mlp> {
+        let n = self.networks()?;
+        match (&n.potential, &n.interaction, &n.theta3_raw, &n.quadratic) {
+            (Some(v), None, None, None) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The linear energy (JKOnet*_l), if this is one.
     pub fn as_linear(&self) -> Option<&LinearEnergy> {
         match &self.terms {

@@ -2,7 +2,8 @@
 //! on the 60 %, predict one step from the held-out cells of snapshot k and compare (exact W1) with the
 //! held-out cells of snapshot k+1, k = 0..3. Repeated over seeds; prints per-step mean ± std.
 //!
-//! cargo run --release --example bench_eb -- [variant=V] [epochs=1000] [seeds=0,1,2] [key=value …]
+//! cargo run --release --example bench_eb -- [variant=V] [epochs=1000] [seeds=0,1,2] [data=<eb_pca5 dir>]
+//!     [key=value …]
 
 use ijkonet::config::TrainConfig;
 use ijkonet::data::read_labelled_npy;
@@ -20,14 +21,15 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 fn main() -> ijkonet::Result<()> {
     let mut config = TrainConfig { epochs: 1000, ..TrainConfig::default() };
     let mut seeds = vec![0u64, 1, 2];
+    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("arguments are key=value");
         match k {
             "seeds" => seeds = v.split(',').map(|s| s.parse().expect("seed")).collect(),
+            "data" => root = v.into(),
             _ => config.set(k, v)?,
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eb_pca5");
     let data = read_labelled_npy(root.join("data.npy"), root.join("sample_labels.npy"))?;
     println!(
         "EB 5-D: sizes {:?}; variant {}, {} epochs, map_steps {}, batch {}, device {:?}",

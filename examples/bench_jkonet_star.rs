@@ -113,10 +113,11 @@ fn main() -> ijkonet::Result<()> {
     }
     println!("device {:?}, threads setting {}", base.device.resolve()?, base.threads);
     let all = part == "all";
-    if all || part == "speed" || part == "speed_v" {
-        let (train, _) = wavy(Pairing::Paired)?;
+    // The speed set, made once for both speed parts.
+    let speed_train = if all || part == "speed" || part == "speed_v" { Some(wavy(Pairing::Paired)?.0) } else { None };
+    if let Some(train) = &speed_train {
         let c = config(&base, Method::JKOnetStar, "V", speed_epochs);
-        let (t, pre, secs, median) = run_timed(&c, &train)?;
+        let (t, pre, secs, median) = run_timed(&c, train)?;
         println!(
             "speed V: {} epochs × {} steps, {:.2} ms/epoch (median {:.2}; couplings {:.3} s)",
             speed_epochs,
@@ -126,17 +127,16 @@ fn main() -> ijkonet::Result<()> {
             pre
         );
     }
-    if all || part == "speed" {
-        let (train, _) = wavy(Pairing::Paired)?;
+    if let (true, Some(train)) = (all || part == "speed", &speed_train) {
         let e = 10.min(speed_epochs);
         let c = config(&base, Method::JKOnetStar, "V+W+U", e);
-        let (_, pre, secs) = run(&c, &train)?;
+        let (_, pre, secs) = run(&c, train)?;
         println!("speed V+W+U: {:.4} s/epoch over {e} epochs (couplings + GMM {:.3} s)", secs / e as f64, pre);
         let c = config(&base, Method::JKOnetStarLinear, "V", 1);
-        let (_, pre, secs) = run(&c, &train)?;
+        let (_, pre, secs) = run(&c, train)?;
         println!("speed linear V: {:.3} s total (couplings {:.3} s, features + solve {:.3} s)", pre + secs, pre, secs);
         let c = config(&base, Method::JKOnetStarLinear, "V+W+U", 1);
-        let (_, pre, secs) = run(&c, &train)?;
+        let (_, pre, secs) = run(&c, train)?;
         println!("speed linear V+W+U: {:.3} s total (couplings + GMM {:.3} s, solve {:.3} s)", pre + secs, pre, secs);
     }
     if all || part == "accuracy" {

@@ -84,15 +84,7 @@ impl ExplicitStep {
         let params = net.parameters();
         let flat = crate::nn::flatten_parameters(&params);
         let grad = flat.zeros_like();
-        let mut offset = 0;
-        let grad_views = params
-            .iter()
-            .map(|p| {
-                let n = p.numel() as i64;
-                offset += n;
-                grad.narrow(0, offset - n, n).view(p.size().as_slice())
-            })
-            .collect();
+        let grad_views = crate::nn::views_like(&grad, &params);
         ExplicitStep { adam: FlatAdam::new(optim, &flat), flat, grad, grad_views }
     }
 }
@@ -148,11 +140,7 @@ impl StarTrainer {
         let opt = model.config.energy_optim.build(&model.energy.vs)?;
         let explicit =
             model.energy.sole_potential_network().map(|net| ExplicitStep::new(net, model.config.energy_optim));
-        // The explicit step keeps one vector; the parameters are views into it.
-        let guard = match &explicit {
-            Some(e) => DivergenceGuard::new(&[e.flat.shallow_clone()]),
-            None => DivergenceGuard::new(&model.energy.vs.trainable_variables()),
-        };
+        let guard = DivergenceGuard::new(&Self::guarded_parameters(explicit.as_ref(), &model.energy));
         let t = StarTrainer {
             all: RowTensors {
                 displacement: &y - &x,
@@ -281,36 +269,32 @@ impl StarTrainer {
         })
     }
 
+    /// The tensors the divergence guard copies and restores: the flat vector on the explicit step
+    /// (the parameters are views into it), else every trainable variable.
+    fn guarded_parameters(explicit: Option<&ExplicitStep>, energy: &Energy) -> Vec<Tensor> {
+        match explicit {
+            Some(e) => vec![e.flat.shallow_clone()],
+            None => energy.vs.trainable_variables(),
+        }
+    }
+
     fn step_once(&mut self) -> Result<f64> {
         self.guard.check_running()?;
-        if self.explicit.is_some() {
-            let loss = self.explicit_loss_and_gradient();
-            let value = loss.double_value(&[]);
-            if !value.is_finite() {
-                return self.diverged("the loss", value);
-            }
-            let epoch_end = (self.iterations + 1).is_multiple_of(self.iterations_per_epoch());
-            let e = self.explicit.as_mut().expect("checked");
-            self.guard.keep(&[e.flat.shallow_clone()]);
-            e.adam.step(&e.flat, &e.grad);
-            if epoch_end && !crate::train::all_finite(&[e.flat.shallow_clone()]) {
-                return self.diverged("a parameter", f64::NAN);
-            }
-            self.iterations += 1;
-            return Ok(value);
-        }
-        let loss = self.loss();
+        let loss = if self.explicit.is_some() { self.explicit_loss_and_gradient() } else { self.loss() };
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             return self.diverged("the loss", value);
         }
         // These parameters gave a finite loss: they are what a later divergence falls back to.
-        let params = self.model.energy.vs.trainable_variables();
+        let params = Self::guarded_parameters(self.explicit.as_ref(), &self.model.energy);
         self.guard.keep(&params);
         // Non-finite parameters after this update show up as a non-finite loss at the next step,
         // which restores the copy above; the parameters are scanned (a device sync per tensor)
         // only at the end of an epoch, so a finished run never hands out non-finite ones.
-        self.model.config.energy_optim.step(&mut self.opt, &loss);
+        match &mut self.explicit {
+            Some(e) => e.adam.step(&e.flat, &e.grad),
+            None => self.model.config.energy_optim.step(&mut self.opt, &loss),
+        }
         if (self.iterations + 1).is_multiple_of(self.iterations_per_epoch()) && !crate::train::all_finite(&params) {
             return self.diverged("a parameter", f64::NAN);
         }
@@ -320,10 +304,7 @@ impl StarTrainer {
 
     fn diverged(&mut self, what: &str, value: f64) -> Result<f64> {
         let at = format!("iteration {}", self.iterations + 1);
-        let params = match &self.explicit {
-            Some(e) => vec![e.flat.shallow_clone()],
-            None => self.model.energy.vs.trainable_variables(),
-        };
+        let params = Self::guarded_parameters(self.explicit.as_ref(), &self.model.energy);
         Err(self.guard.trip(&params, what, value, &at))
     }
 }
@@ -368,7 +349,7 @@ mod tests {
     /// The same trainer on the autograd step (the general path every other variant takes).
     fn autograd(mut t: StarTrainer) -> StarTrainer {
         t.explicit = None;
-        t.guard = DivergenceGuard::new(&t.model.energy.vs.trainable_variables());
+        t.guard = DivergenceGuard::new(&StarTrainer::guarded_parameters(None, &t.model.energy));
         t
     }
 

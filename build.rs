@@ -23,6 +23,7 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
         // Where libtorch lives, for the CMake package of static-library consumers.
         println!("cargo:rustc-env=IJKONET_LIBTORCH_LIB={lib}");
+        compile_kernels(Path::new(&lib));
     }
     // A versioned SONAME (libijkonet.so.MAJOR): programs record it, so an ABI-breaking release (a new
     // major version) never loads under a program built for the old one. The build tree and the
@@ -30,6 +31,33 @@ fn main() {
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libijkonet.so.{major}");
     generate_header();
+}
+
+/// The C++ kernels of csrc/ (src/kernels.rs binds them), compiled against the headers of the
+/// libtorch we link: `<libtorch>/include` next to its `lib` directory (the layout of both the
+/// libtorch archive and the PyTorch wheel). The C++ ABI flag follows torch-sys (LIBTORCH_CXX11_ABI,
+/// default 1: PyTorch 2.11's wheels and archives use the C++11 ABI).
+fn compile_kernels(lib: &Path) {
+    println!("cargo:rerun-if-changed=csrc");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let include = lib.parent().expect("libtorch's lib directory has a parent").join("include");
+    let abi = env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .std("c++17")
+        .opt_level(3)
+        // libtorch's headers as system headers: their warnings are not ours.
+        .flag("-isystem")
+        .flag(include.to_str().expect("libtorch's path is UTF-8"))
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        // Lets GCC turn the kernels' branch-free selects and divisions into vector code (no code
+        // here reads floating-point exception flags).
+        .flag("-fno-trapping-math")
+        .flag_if_supported("-Wall")
+        .flag_if_supported("-Wextra")
+        .file("csrc/star_mlp_step.cpp")
+        .compile("ijkonet_kernels");
 }
 
 /// Generate the C header from src/ffi into OUT_DIR/ijkonet.h. The committed include/ijkonet.h must

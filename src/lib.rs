@@ -27,6 +27,7 @@ pub mod energy;
 pub mod entropy;
 pub mod error;
 pub mod ffi;
+pub mod kernels;
 pub mod linalg;
 pub mod maps;
 pub mod methods;

@@ -248,6 +248,22 @@ impl InputGradientTape<'_> {
 }
 
 impl Mlp {
+    /// The layer widths: input, hidden…, output.
+    pub fn widths(&self) -> Vec<i64> {
+        let mut out = vec![self.layers[0].ws.size()[1]];
+        out.extend(self.layers.iter().map(|l| l.ws.size()[0]));
+        out
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Whether every layer has a bias.
+    pub fn has_biases(&self) -> bool {
+        self.layers.iter().all(|l| l.bs.is_some())
+    }
+
     /// Every parameter in layer order: weight, then bias when present.
     pub fn parameters(&self) -> Vec<Tensor> {
         let mut out = Vec::with_capacity(2 * self.layers.len());

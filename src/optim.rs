@@ -49,23 +49,49 @@ impl AdamConfig {
 }
 
 /// Adam with optional global-norm clipping on one flat parameter vector (see
-/// [`crate::nn::flatten_parameters`]): the same update as libtorch's `torch::optim::Adam` in a
-/// handful of whole-vector operations and without a host read, so a step's work does not grow
-/// with the number of parameter tensors and nothing waits on the device.
+/// [`crate::nn::flatten_parameters`]): the same update as libtorch's `torch::optim::Adam`, without a
+/// host read, so a step's work does not grow with the number of parameter tensors and nothing waits
+/// on the device. On the CPU one pass of the fused kernel ([`crate::kernels::flat_adam_step`]),
+/// elsewhere a handful of whole-vector operations.
 pub struct FlatAdam {
     config: AdamConfig,
     exp_avg: tch::Tensor,
     exp_avg_sq: tch::Tensor,
     steps: i32,
+    /// Whether the vectors fit the CPU kernel (set once: they keep their device and type).
+    fused: bool,
 }
 
 impl FlatAdam {
     pub fn new(config: AdamConfig, params: &tch::Tensor) -> FlatAdam {
-        FlatAdam { config, exp_avg: params.zeros_like(), exp_avg_sq: params.zeros_like(), steps: 0 }
+        let fused = crate::kernels::fits_flat_adam(params);
+        FlatAdam { config, exp_avg: params.zeros_like(), exp_avg_sq: params.zeros_like(), steps: 0, fused }
     }
 
     /// Update `params` in place from `grad` (same shape; clipped in place when clipping is on).
     pub fn step(&mut self, params: &tch::Tensor, grad: &tch::Tensor) {
+        self.steps += 1;
+        if self.fused && crate::kernels::fits_flat_adam(grad) {
+            let c = &self.config;
+            let state = crate::kernels::AdamStep {
+                exp_avg: &self.exp_avg,
+                exp_avg_sq: &self.exp_avg_sq,
+                step: self.steps,
+                lr: c.lr,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                clip_norm: c.clip_norm,
+            };
+            if crate::kernels::flat_adam_step(params, grad, state).is_ok() {
+                return;
+            }
+        }
+        self.tensor_step(params, grad);
+    }
+
+    /// The update as tensor operations (any device).
+    fn tensor_step(&mut self, params: &tch::Tensor, grad: &tch::Tensor) {
         let c = self.config;
         tch::no_grad(|| {
             let mut grad = grad.shallow_clone();
@@ -73,7 +99,6 @@ impl FlatAdam {
                 // g / max(1, (‖g‖ + 1e-6) / max): libtorch's clip_grad_norm rule, without a host read.
                 let _ = grad.g_div_(&grad.norm().g_add_scalar_(1e-6).g_div_scalar_(max).clamp_min_(1.0));
             }
-            self.steps += 1;
             let bias1 = 1.0 - c.beta1.powi(self.steps);
             let bias2 = 1.0 - c.beta2.powi(self.steps);
             let _ = self.exp_avg.lerp_(&grad, 1.0 - c.beta1);
@@ -94,9 +119,10 @@ mod tests {
     use super::*;
     use tch::{Device, Kind, Tensor};
 
+    /// Both ways of stepping (the CPU kernel and the tensor operations) against libtorch's Adam.
     #[test]
     fn flat_adam_follows_libtorch_adam_with_clipping() {
-        for clip_norm in [None, Some(0.5)] {
+        for (clip_norm, fused) in [(None, true), (Some(0.5), true), (None, false), (Some(0.5), false)] {
             let config = AdamConfig { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, clip_norm };
             let vs = nn::VarStore::new(Device::Cpu);
             let a = vs.root().randn("a", &[3, 4], 0.0, 1.0);
@@ -104,6 +130,8 @@ mod tests {
             let mut opt = config.build(&vs).unwrap();
             let flat = tch::no_grad(|| Tensor::cat(&[a.reshape([-1]), b.reshape([-1])], 0));
             let mut flat_adam = FlatAdam::new(config, &flat);
+            assert!(flat_adam.fused, "a float32 CPU vector takes the kernel");
+            flat_adam.fused = fused;
             for step in 0..20 {
                 // A loss whose gradient changes with the parameters and is large enough to clip.
                 let loss = (a.square().sum(Kind::Float) * 3.0 + (&b - 1.0).pow_tensor_scalar(4).sum(Kind::Float)) * 0.2;
@@ -116,7 +144,7 @@ mod tests {
                 flat_adam.step(&flat, &grad);
                 let reference = tch::no_grad(|| Tensor::cat(&[a.reshape([-1]), b.reshape([-1])], 0));
                 let err = (&reference - &flat).abs().max().double_value(&[]);
-                assert!(err < 1e-5, "clip {clip_norm:?}, step {step}: {err}");
+                assert!(err < 1e-5, "clip {clip_norm:?}, fused {fused}, step {step}: {err}");
             }
         }
     }

@@ -14,6 +14,7 @@ const CORE: &[&str] = &[
     "device",
     "tensor",
     "nn",
+    "kernels",
     "optim",
     "linalg",
     "data",
@@ -146,4 +147,25 @@ fn the_core_uses_no_method_and_methods_use_no_other_method() {
         }
     }
     assert!(!graph["ffi"].contains("plot"), "the C ABI must not need the plotting code");
+}
+
+/// `unsafe` lives only where Rust meets C: the C ABI (`src/ffi`) and the binding of our C++
+/// kernels (`src/kernels.rs`).
+#[test]
+fn unsafe_code_stays_at_the_c_boundary() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut seen = BTreeSet::new();
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let text = fs::read_to_string(&file).unwrap();
+        if code_lines(&text).any(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "unsafe")) {
+            let allowed = rel.starts_with("ffi") || rel == Path::new("kernels.rs");
+            assert!(allowed, "unsafe code in {}", rel.display());
+            seen.insert(rel.to_path_buf());
+        }
+    }
+    // The check sees unsafe code where it is (it would pass vacuously otherwise).
+    assert!(seen.contains(Path::new("kernels.rs")) && seen.iter().any(|p| p.starts_with("ffi")), "{seen:?}");
 }

@@ -12,6 +12,7 @@ use crate::config::{Method, TrainConfig};
 use crate::data::Snapshots;
 use crate::energy::Energy;
 use crate::error::Result;
+use crate::kernels::StarMlpStep;
 use crate::model::{min_energy_parameters, MethodNetworks, Model, StepRule, TimeAxis};
 use crate::optim::FlatAdam;
 use crate::train::{expect_method, DivergenceGuard, Trainer};
@@ -67,8 +68,10 @@ impl RowTensors {
 
 /// JKOnet*'s training step when V is the energy's only learned term: ∇V and the parameter gradient
 /// of the residual loss are written out (no autograd graph), the parameters are one vector and Adam
-/// updates it whole. ≈ 70 tensor operations per step instead of ≈ 150 with autograd and a per-tensor
-/// optimiser; the same loss and update up to floating-point rounding (unit tests compare both).
+/// updates it whole. On the CPU the loss and gradient are one call of the fused C++ kernel
+/// ([`StarMlpStep`]); elsewhere ≈ 70 tensor operations instead of ≈ 150 with autograd and a
+/// per-tensor optimiser. The same loss and update up to floating-point rounding (unit tests compare
+/// all three).
 struct ExplicitStep {
     /// The energy's parameters as one vector (the network's tensors are views into it).
     flat: Tensor,
@@ -77,6 +80,8 @@ struct ExplicitStep {
     grad: Tensor,
     grad_views: Vec<Tensor>,
     adam: FlatAdam,
+    /// The fused loss-and-gradient kernel, where it applies (a float32 CPU network).
+    kernel: Option<StarMlpStep>,
 }
 
 impl ExplicitStep {
@@ -85,7 +90,8 @@ impl ExplicitStep {
         let flat = crate::nn::flatten_parameters(&params);
         let grad = flat.zeros_like();
         let grad_views = crate::nn::views_like(&grad, &params);
-        ExplicitStep { adam: FlatAdam::new(optim, &flat), flat, grad, grad_views }
+        let kernel = StarMlpStep::new(net, &flat, &grad);
+        ExplicitStep { adam: FlatAdam::new(optim, &flat), flat, grad, grad_views, kernel }
     }
 }
 
@@ -238,16 +244,21 @@ impl StarTrainer {
 
     /// The batch's loss on the explicit path; its parameter gradient is written into the step's
     /// gradient vector.
-    fn explicit_loss_and_gradient(&mut self) -> Tensor {
+    fn explicit_loss_and_gradient(&mut self) -> Result<f64> {
         let (start, len, _) = self.next_batch();
         let rows = self.epoch_rows.as_ref().expect("shuffled");
         let pick = |t: &Tensor| t.narrow(0, start, len);
         let (y, w, tau) = (pick(&rows.y), pick(&rows.weight), pick(&rows.tau));
-        let grad_views = &self.explicit.as_ref().expect("explicit step").grad_views;
+        let explicit = self.explicit.as_mut().expect("explicit step");
         let energy = &self.model.energy;
-        let net = energy.sole_potential_network().expect("explicit step: V only");
         let time_varying = energy.variant().time_varying;
-        tch::no_grad(|| {
+        if let Some(kernel) = &mut explicit.kernel {
+            let feature = time_varying.then(|| pick(&rows.feature));
+            return kernel.run(&y, &pick(&rows.displacement), &w, &tau, feature.as_ref());
+        }
+        let grad_views = &explicit.grad_views;
+        let net = energy.sole_potential_network().expect("explicit step: V only");
+        let loss = tch::no_grad(|| {
             let input = if time_varying {
                 Tensor::cat(&[y.shallow_clone(), pick(&rows.feature)], 1)
             } else {
@@ -266,7 +277,8 @@ impl StarTrainer {
             }
             tape.parameter_vjp_into(&cotangent, grad_views);
             loss
-        })
+        });
+        Ok(loss.double_value(&[]))
     }
 
     /// The tensors the divergence guard copies and restores: the flat vector on the explicit step
@@ -280,8 +292,12 @@ impl StarTrainer {
 
     fn step_once(&mut self) -> Result<f64> {
         self.guard.check_running()?;
-        let loss = if self.explicit.is_some() { self.explicit_loss_and_gradient() } else { self.loss() };
-        let value = loss.double_value(&[]);
+        // The autograd path keeps its loss tensor for the backward pass.
+        let loss = if self.explicit.is_some() { None } else { Some(self.loss()) };
+        let value = match &loss {
+            Some(l) => l.double_value(&[]),
+            None => self.explicit_loss_and_gradient()?,
+        };
         if !value.is_finite() {
             return self.diverged("the loss", value);
         }
@@ -291,9 +307,10 @@ impl StarTrainer {
         // Non-finite parameters after this update show up as a non-finite loss at the next step,
         // which restores the copy above; the parameters are scanned (a device sync per tensor)
         // only at the end of an epoch, so a finished run never hands out non-finite ones.
-        match &mut self.explicit {
-            Some(e) => e.adam.step(&e.flat, &e.grad),
-            None => self.model.config.energy_optim.step(&mut self.opt, &loss),
+        match (&mut self.explicit, &loss) {
+            (Some(e), _) => e.adam.step(&e.flat, &e.grad),
+            (None, Some(loss)) => self.model.config.energy_optim.step(&mut self.opt, loss),
+            (None, None) => unreachable!("the autograd path computed a loss"),
         }
         if (self.iterations + 1).is_multiple_of(self.iterations_per_epoch()) && !crate::train::all_finite(&params) {
             return self.diverged("a parameter", f64::NAN);
@@ -357,25 +374,35 @@ mod tests {
     fn the_explicit_step_follows_the_autograd_step() {
         for variant in ["V", "t,V"] {
             let (c, d) = (config(variant), data());
-            let mut fast = StarTrainer::new(&c, &d).unwrap();
-            assert!(fast.explicit.is_some(), "{variant}: V alone takes the explicit step");
+            // On the CPU the explicit step runs the fused kernel; without it, the tensor operations.
+            let mut fused = StarTrainer::new(&c, &d).unwrap();
+            assert!(
+                fused.explicit.as_ref().is_some_and(|e| e.kernel.is_some()),
+                "{variant}: V alone, fused on the CPU"
+            );
+            let mut tensors = StarTrainer::new(&c, &d).unwrap();
+            tensors.explicit.as_mut().unwrap().kernel = None;
             let mut slow = autograd(StarTrainer::new(&c, &d).unwrap());
             let mut first = None;
             for i in 0..30 {
-                let (a, b) = (fast.step_once().unwrap(), slow.step_once().unwrap());
-                assert!((a - b).abs() <= 1e-4 * b.abs(), "{variant} iteration {i}: loss {a} against {b}");
+                let b = slow.step_once().unwrap();
+                for (a, path) in [(fused.step_once().unwrap(), "fused"), (tensors.step_once().unwrap(), "tensor")] {
+                    assert!((a - b).abs() <= 1e-4 * b.abs(), "{variant} iteration {i}, {path}: loss {a} against {b}");
+                }
                 first.get_or_insert(b);
                 if i == 29 {
-                    // Both learned (the loss fell), and to the same parameters.
+                    // All learned (the loss fell), and to the same parameters.
                     assert!(b < 0.9 * first.unwrap(), "{variant}: loss {} → {b}", first.unwrap());
                 }
             }
             let x = d.get(1).unwrap().points.view();
-            let (g_fast, g_slow) =
-                (fast.model.grad_potential(x, 0.5).unwrap(), slow.model.grad_potential(x, 0.5).unwrap());
-            let err = (&g_fast - &g_slow).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+            let g_slow = slow.model.grad_potential(x, 0.5).unwrap();
             let scale = g_slow.mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
-            assert!(err <= 1e-3 * scale, "{variant}: ∇V differs by {err} (scale {scale})");
+            for (t, path) in [(&fused, "fused"), (&tensors, "tensor")] {
+                let g = t.model.grad_potential(x, 0.5).unwrap();
+                let err = (&g - &g_slow).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+                assert!(err <= 1e-3 * scale, "{variant}, {path}: ∇V differs by {err} (scale {scale})");
+            }
         }
     }
 

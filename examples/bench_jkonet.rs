@@ -216,7 +216,7 @@ fn main() -> ijkonet::Result<()> {
     let jc = |k: &str| config.get(k).expect("key");
     println!(
         "JKOnet task {task}: {} epochs, batch {}, inner {} (unroll {}), outer {} ε {}, teacher forcing {}, \
-         update {}, cvx_reg {}, device {:?}, threads {}",
+         update {}, cvx_reg {}, device {:?}, threads setting {} (0: one on the CPU)",
         config.epochs,
         config.batch_size,
         jc("jkonet_inner_steps"),
@@ -227,7 +227,7 @@ fn main() -> ijkonet::Result<()> {
         jc("jkonet_update"),
         jc("jkonet_cvx_reg"),
         config.device.resolve()?,
-        tch::get_num_threads()
+        config.threads
     );
     // The generator's own step (drift, dt, sd) for the synthetic potentials: the "true dynamics"
     // row says how low one-step W1 can go on held-out clouds of this size.

@@ -17,10 +17,12 @@ stage)
     cargo build --release --example bench_jkonet_star --example bench_jkonet --example bench_eb
     mkdir -p "$stage/eb_pca5"
     grep -qx "/$stage/" .git/info/exclude 2>/dev/null || echo "/$stage/" >> .git/info/exclude
+    # A staging left by an earlier stage or run (compressed and unpacked copies) is replaced whole.
+    rm -f "$stage"/bench_*
     cp target/release/examples/{bench_jkonet_star,bench_jkonet,bench_eb} "$stage/"
     # The carried tree is limited to 64 MiB: stripped and compressed, the three fit.
-    strip "$stage"/bench_*
-    gzip -f9 "$stage"/bench_*
+    strip "$stage"/{bench_jkonet_star,bench_jkonet,bench_eb}
+    gzip -f9 "$stage"/{bench_jkonet_star,bench_jkonet,bench_eb}
     cp ../shared/data/eb_pca5/{data.npy,sample_labels.npy} "$stage/eb_pca5/"
     du -sh "$stage"
     ;;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -372,8 +373,32 @@ void report(char* message, size_t capacity, const char* text) {
   message[capacity - 1] = '\0';
 }
 
-bool is_cpu_float_contiguous(const at::Tensor& t) {
-  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
+bool is_cpu_float_contiguous(const at::Tensor* t) {
+  return t && t->defined() && t->device().is_cpu() && t->scalar_type() == at::kFloat && t->is_contiguous();
+}
+
+// An error raised by an argument check, reported as its text.
+struct Refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// `body()`, or `failure` with the message of whatever it threw: no exception crosses into Rust.
+template <class T, class Body>
+T guarded(char* message, size_t capacity, T failure, Body&& body) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {
+    report(message, capacity, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    report(message, capacity, e.what());
+  } catch (...) {
+    report(message, capacity, "an unknown C++ exception");
+  }
+  return failure;
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) throw Refused(what);
 }
 
 }  // namespace
@@ -382,31 +407,24 @@ extern "C" {
 
 // A step for the MLP with `layers` widths (input, hidden…, output; every layer with a bias) whose
 // parameters are the vector `params` (per layer the weight, out × in row-major, then the bias) and
-// whose gradient goes to `grad` (same layout). Both stay owned by the caller and must outlive the
-// step object. Returns NULL with a message when the arguments do not fit.
+// whose gradient goes to `grad` (same layout). Both stay owned by the caller; the step keeps views of
+// them. Returns NULL with a message when the arguments do not fit.
 IjkStarMlpStep* ijk_internal_star_mlp_step_new(const at::Tensor* params, const at::Tensor* grad, const int64_t* widths,
-                                      size_t layers, int32_t activation, char* message, size_t capacity) {
-  try {
-    if (!params || !grad || !widths || layers < 3 || activation < Softplus || activation > Silu) {
-      report(message, capacity, "the kernel needs parameters, a gradient, at least one hidden layer and a known activation");
-      return nullptr;
-    }
-    if (!is_cpu_float_contiguous(*params) || !is_cpu_float_contiguous(*grad) || params->dim() != 1 ||
-        grad->numel() != params->numel()) {
-      report(message, capacity, "the kernel needs contiguous float32 CPU vectors of one size");
-      return nullptr;
-    }
-    auto step = new IjkStarMlpStep();
+                                               size_t layers, int32_t activation, char* message, size_t capacity) {
+  return guarded(message, capacity, static_cast<IjkStarMlpStep*>(nullptr), [&] {
+    require(widths && layers >= 3 && activation >= Softplus && activation <= Silu,
+            "the kernel needs at least one hidden layer and a known activation");
+    require(is_cpu_float_contiguous(params) && is_cpu_float_contiguous(grad) && params->dim() == 1 &&
+                grad->numel() == params->numel(),
+            "the kernel needs contiguous float32 CPU vectors of one size");
+    auto step = std::make_unique<IjkStarMlpStep>();
     step->activation = activation;
     step->widths.assign(widths, widths + layers);
     int64_t offset = 0;
     for (size_t l = 0; l + 1 < layers; ++l) {
       const int64_t in = widths[l], out = widths[l + 1];
-      if (in <= 0 || out <= 0 || offset + out * in + out > params->numel()) {
-        delete step;
-        report(message, capacity, "the widths do not match the parameter vector");
-        return nullptr;
-      }
+      require(in > 0 && out > 0 && offset + out * in + out <= params->numel(),
+              "the widths do not match the parameter vector");
       step->w.push_back(params->narrow(0, offset, out * in).view({out, in}));
       step->gw.push_back(grad->narrow(0, offset, out * in).view({out, in}));
       offset += out * in;
@@ -414,20 +432,10 @@ IjkStarMlpStep* ijk_internal_star_mlp_step_new(const at::Tensor* params, const a
       step->gb.push_back(grad->narrow(0, offset, out));
       offset += out;
     }
-    if (offset != params->numel()) {
-      delete step;
-      report(message, capacity, "the widths do not match the parameter vector");
-      return nullptr;
-    }
+    require(offset == params->numel(), "the widths do not match the parameter vector");
     for (auto& w : step->w) step->wt.push_back(w.t());
-    return step;
-  } catch (const c10::Error& e) {
-    report(message, capacity, e.what_without_backtrace());
-    return nullptr;
-  } catch (const std::exception& e) {
-    report(message, capacity, e.what());
-    return nullptr;
-  }
+    return step.release();
+  });
 }
 
 void ijk_internal_star_mlp_step_free(IjkStarMlpStep* step) { delete step; }
@@ -436,61 +444,37 @@ void ijk_internal_star_mlp_step_free(IjkStarMlpStep* step) { delete step; }
 // time input of t,V) or NULL. Writes the loss to *loss and the gradient into the step's vector.
 // Returns 0, or 1 with a message.
 int32_t ijk_internal_star_mlp_step_run(IjkStarMlpStep* step, const at::Tensor* y, const at::Tensor* displacement,
-                              const at::Tensor* weight, const at::Tensor* tau, const at::Tensor* feature, double* loss,
-                              char* message, size_t capacity) {
-  try {
-    if (!step || !y || !displacement || !weight || !tau || !loss) {
-      report(message, capacity, "a NULL argument");
-      return 1;
-    }
-    const at::Tensor* all[] = {y, displacement, weight, tau};
-    for (const at::Tensor* t : all)
-      if (!is_cpu_float_contiguous(*t)) {
-        report(message, capacity, "the batch must be contiguous float32 CPU tensors");
-        return 1;
-      }
-    if (feature && !is_cpu_float_contiguous(*feature)) {
-      report(message, capacity, "the batch must be contiguous float32 CPU tensors");
-      return 1;
-    }
+                                       const at::Tensor* weight, const at::Tensor* tau, const at::Tensor* feature,
+                                       double* loss, char* message, size_t capacity) {
+  return guarded(message, capacity, int32_t{1}, [&] {
+    require(step && loss, "a NULL argument");
+    require(is_cpu_float_contiguous(y) && is_cpu_float_contiguous(displacement) && is_cpu_float_contiguous(weight) &&
+                is_cpu_float_contiguous(tau) && (!feature || is_cpu_float_contiguous(feature)),
+            "the batch must be contiguous float32 CPU tensors");
     const int64_t n = y->dim() == 2 ? y->size(0) : -1;
     const int64_t d = y->dim() == 2 ? y->size(1) : -1;
-    const bool fits = n > 0 && d + (feature ? 1 : 0) == step->widths[0] && displacement->sizes() == y->sizes() &&
-                      weight->numel() == n && tau->numel() == n && (!feature || feature->numel() == n);
-    if (!fits) {
-      report(message, capacity, "the batch's shapes do not fit the network");
-      return 1;
-    }
+    require(n > 0 && d + (feature ? 1 : 0) == step->widths[0] && displacement->sizes() == y->sizes() &&
+                weight->numel() == n && tau->numel() == n && (!feature || feature->numel() == n),
+            "the batch's shapes do not fit the network");
     // Below autograd: nothing here is differentiated, and the dispatcher skips a layer per call.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     *loss = step->step(*y, *displacement, *weight, *tau, feature);
-    return 0;
-  } catch (const c10::Error& e) {
-    report(message, capacity, e.what_without_backtrace());
-    return 1;
-  } catch (const std::exception& e) {
-    report(message, capacity, e.what());
-    return 1;
-  }
+    return int32_t{0};
+  });
 }
 
 // One Adam step on float32 CPU vectors of one length: params updated from grad (clipped in place to
 // the global norm `clip` first when clip > 0) with the moments exp_avg and exp_avg_sq; `step` is the
 // step number, from 1. Returns 0, or 1 with a message.
 int32_t ijk_internal_flat_adam_step(const at::Tensor* params, const at::Tensor* grad, const at::Tensor* exp_avg,
-                           const at::Tensor* exp_avg_sq, double lr, double beta1, double beta2, double eps, double clip,
-                           int32_t step, char* message, size_t capacity) {
-  try {
-    if (!params || !grad || !exp_avg || !exp_avg_sq || step < 1) {
-      report(message, capacity, "a NULL argument or a step before the first");
-      return 1;
-    }
+                                    const at::Tensor* exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                                    double clip, int32_t step, char* message, size_t capacity) {
+  return guarded(message, capacity, int32_t{1}, [&] {
+    require(step >= 1, "a step before the first");
     const at::Tensor* all[] = {params, grad, exp_avg, exp_avg_sq};
     for (const at::Tensor* t : all)
-      if (!is_cpu_float_contiguous(*t) || t->numel() != params->numel()) {
-        report(message, capacity, "Adam's vectors must be contiguous float32 CPU tensors of one length");
-        return 1;
-      }
+      require(is_cpu_float_contiguous(t) && t->numel() == params->numel(),
+              "Adam's vectors must be contiguous float32 CPU tensors of one length");
     const int64_t k = params->numel();
     float* g = grad->data_ptr<float>();
     if (clip > 0.0) {
@@ -507,14 +491,8 @@ int32_t ijk_internal_flat_adam_step(const at::Tensor* params, const at::Tensor* 
     adam_update(params->data_ptr<float>(), g, exp_avg->data_ptr<float>(), exp_avg_sq->data_ptr<float>(), k,
                 static_cast<float>(1.0 - beta1), static_cast<float>(1.0 - beta2),
                 static_cast<float>(eps * std::sqrt(bias2)), static_cast<float>(-bias1 / (lr * std::sqrt(bias2))));
-    return 0;
-  } catch (const c10::Error& e) {
-    report(message, capacity, e.what_without_backtrace());
-    return 1;
-  } catch (const std::exception& e) {
-    report(message, capacity, e.what());
-    return 1;
-  }
+    return int32_t{0};
+  });
 }
 
 }  // extern "C"

@@ -81,25 +81,23 @@ IJK_INLINE float log1p_unit(float t) {
 
 // Softplus at z, with σ′ = sigmoid and σ″ = σ′(1 − σ′), from e = e^−|z|:
 // softplus = max(z, 0) + log1p(e), sigmoid = (z ≥ 0 ? 1 : e) / (1 + e). `out` may be NULL.
-IJK_CLONES void softplus_tape(const float* z, float* out, float* slope, float* curve, int64_t k) {
-  if (out) {
-    for (int64_t i = 0; i < k; ++i) {
-      const float x = z[i];
-      const float e = exp_nonpositive(x < 0.0f ? x : -x);
-      const float sig = (x >= 0.0f ? 1.0f : e) / (1.0f + e);
-      slope[i] = sig;
-      curve[i] = sig - sig * sig;
-      out[i] = (x > 0.0f ? x : 0.0f) + log1p_unit(e);
-    }
-  } else {
-    for (int64_t i = 0; i < k; ++i) {
-      const float x = z[i];
-      const float e = exp_nonpositive(x < 0.0f ? x : -x);
-      const float sig = (x >= 0.0f ? 1.0f : e) / (1.0f + e);
-      slope[i] = sig;
-      curve[i] = sig - sig * sig;
-    }
+template <bool kWithOutput>
+IJK_INLINE void softplus_loop(const float* z, float* out, float* slope, float* curve, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) {
+    const float x = z[i];
+    const float e = exp_nonpositive(x < 0.0f ? x : -x);
+    const float sig = (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+    slope[i] = sig;
+    curve[i] = sig - sig * sig;
+    if constexpr (kWithOutput) out[i] = (x > 0.0f ? x : 0.0f) + log1p_unit(e);
   }
+}
+
+IJK_CLONES void softplus_tape(const float* z, float* out, float* slope, float* curve, int64_t k) {
+  if (out)
+    softplus_loop<true>(z, out, slope, curve, k);
+  else
+    softplus_loop<false>(z, out, slope, curve, k);
 }
 
 // c[i, j] = row[j] · s[i, j] (row broadcast over n rows of width w), or c = v ⊙ s when row is NULL.
@@ -217,13 +215,13 @@ struct IjkStarMlpStep {
     const float* zp = z.const_data_ptr<float>();
     float* sp = slope.data_ptr<float>();
     float* qp = curve.data_ptr<float>();
+    float* op = out.defined() ? out.data_ptr<float>() : nullptr;
     switch (activation) {
       case Softplus:
-        softplus_tape(zp, out.defined() ? out.data_ptr<float>() : nullptr, sp, qp, k);
+        softplus_tape(zp, op, sp, qp, k);
         break;
       case Selu: {
         at::exp_out(curve, z);  // eᶻ, overwritten below
-        float* op = out.defined() ? out.data_ptr<float>() : nullptr;
         for (int64_t i = 0; i < k; ++i) {
           const float e = qp[i];
           const bool pos = zp[i] > 0.0f;
@@ -235,7 +233,6 @@ struct IjkStarMlpStep {
         break;
       }
       case Relu: {
-        float* op = out.defined() ? out.data_ptr<float>() : nullptr;
         for (int64_t i = 0; i < k; ++i) {
           const bool pos = zp[i] > 0.0f;
           sp[i] = pos ? 1.0f : 0.0f;
@@ -246,7 +243,6 @@ struct IjkStarMlpStep {
       }
       case Tanh: {
         at::tanh_out(curve, z);  // tanh z, overwritten below
-        float* op = out.defined() ? out.data_ptr<float>() : nullptr;
         for (int64_t i = 0; i < k; ++i) {
           const float t = qp[i];
           const float d = 1.0f - t * t;
@@ -258,7 +254,6 @@ struct IjkStarMlpStep {
       }
       case Silu: {
         at::sigmoid_out(curve, z);  // σ(z), overwritten below
-        float* op = out.defined() ? out.data_ptr<float>() : nullptr;
         for (int64_t i = 0; i < k; ++i) {
           const float sig = qp[i], x = zp[i];
           const float var = sig - sig * sig;

@@ -56,7 +56,7 @@ fn compile_kernels(lib: &Path) {
         .flag("-fno-trapping-math")
         .flag_if_supported("-Wall")
         .flag_if_supported("-Wextra")
-        .file("csrc/star_mlp_step.cpp")
+        .file("csrc/kernels.cpp")
         .compile("ijkonet_kernels");
 }
 

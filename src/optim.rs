@@ -49,68 +49,37 @@ impl AdamConfig {
 }
 
 /// Adam with optional global-norm clipping on one flat parameter vector (see
-/// [`crate::nn::flatten_parameters`]): the same update as libtorch's `torch::optim::Adam`, without a
-/// host read, so a step's work does not grow with the number of parameter tensors and nothing waits
-/// on the device. On the CPU one pass of the fused kernel ([`crate::kernels::flat_adam_step`]),
-/// elsewhere a handful of whole-vector operations.
+/// [`crate::nn::flatten_parameters`]): libtorch's fused Adam (the update of `torch::optim::Adam`)
+/// through [`crate::kernels::flat_adam_step`], a handful of operations on any device and no host read,
+/// so a step's work does not grow with the number of parameter tensors and nothing waits on the device.
 pub struct FlatAdam {
     config: AdamConfig,
     exp_avg: tch::Tensor,
     exp_avg_sq: tch::Tensor,
-    steps: i32,
-    /// Whether the vectors fit the CPU kernel (set once: they keep their device and type).
-    fused: bool,
+    /// Steps taken, on the parameters' device (the fused op reads it there).
+    steps: tch::Tensor,
 }
 
 impl FlatAdam {
     pub fn new(config: AdamConfig, params: &tch::Tensor) -> FlatAdam {
-        let fused = crate::kernels::fits_flat_adam(params);
-        FlatAdam { config, exp_avg: params.zeros_like(), exp_avg_sq: params.zeros_like(), steps: 0, fused }
+        let steps = tch::Tensor::zeros([1], (tch::Kind::Float, params.device()));
+        FlatAdam { config, exp_avg: params.zeros_like(), exp_avg_sq: params.zeros_like(), steps }
     }
 
     /// Update `params` in place from `grad` (same shape; clipped in place when clipping is on).
-    pub fn step(&mut self, params: &tch::Tensor, grad: &tch::Tensor) {
-        self.steps += 1;
-        if self.fused && crate::kernels::fits_flat_adam(grad) {
-            let c = &self.config;
-            let state = crate::kernels::AdamStep {
-                exp_avg: &self.exp_avg,
-                exp_avg_sq: &self.exp_avg_sq,
-                step: self.steps,
-                lr: c.lr,
-                beta1: c.beta1,
-                beta2: c.beta2,
-                eps: c.eps,
-                clip_norm: c.clip_norm,
-            };
-            if crate::kernels::flat_adam_step(params, grad, state).is_ok() {
-                return;
-            }
-        }
-        self.tensor_step(params, grad);
-    }
-
-    /// The update as tensor operations (any device).
-    fn tensor_step(&mut self, params: &tch::Tensor, grad: &tch::Tensor) {
-        let c = self.config;
-        tch::no_grad(|| {
-            let mut grad = grad.shallow_clone();
-            if let Some(max) = c.clip_norm {
-                // g / max(1, (‖g‖ + 1e-6) / max): libtorch's clip_grad_norm rule, without a host read.
-                let _ = grad.g_div_(&grad.norm().g_add_scalar_(1e-6).g_div_scalar_(max).clamp_min_(1.0));
-            }
-            let bias1 = 1.0 - c.beta1.powi(self.steps);
-            let bias2 = 1.0 - c.beta2.powi(self.steps);
-            let _ = self.exp_avg.lerp_(&grad, 1.0 - c.beta1);
-            let _ = self.exp_avg_sq.lerp_(&grad.square(), 1.0 - c.beta2);
-            // p −= lr/b₁ · m / (√v/√b₂ + ε), with the scalars folded into the denominator.
-            let denom = self
-                .exp_avg_sq
-                .sqrt()
-                .g_add_scalar_(c.eps * bias2.sqrt())
-                .g_mul_scalar_(-bias1 / (c.lr * bias2.sqrt()));
-            let _ = params.shallow_clone().addcdiv_(&self.exp_avg, &denom);
-        });
+    pub fn step(&mut self, params: &tch::Tensor, grad: &tch::Tensor) -> Result<()> {
+        let c = &self.config;
+        let state = crate::kernels::AdamStep {
+            exp_avg: &self.exp_avg,
+            exp_avg_sq: &self.exp_avg_sq,
+            step: &self.steps,
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            clip_norm: c.clip_norm,
+        };
+        crate::kernels::flat_adam_step(params, grad, state)
     }
 }
 
@@ -119,10 +88,9 @@ mod tests {
     use super::*;
     use tch::{Device, Kind, Tensor};
 
-    /// Both ways of stepping (the CPU kernel and the tensor operations) against libtorch's Adam.
     #[test]
     fn flat_adam_follows_libtorch_adam_with_clipping() {
-        for (clip_norm, fused) in [(None, true), (Some(0.5), true), (None, false), (Some(0.5), false)] {
+        for clip_norm in [None, Some(0.5)] {
             let config = AdamConfig { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, clip_norm };
             let vs = nn::VarStore::new(Device::Cpu);
             let a = vs.root().randn("a", &[3, 4], 0.0, 1.0);
@@ -130,8 +98,6 @@ mod tests {
             let mut opt = config.build(&vs).unwrap();
             let flat = tch::no_grad(|| Tensor::cat(&[a.reshape([-1]), b.reshape([-1])], 0));
             let mut flat_adam = FlatAdam::new(config, &flat);
-            assert!(flat_adam.fused, "a float32 CPU vector takes the kernel");
-            flat_adam.fused = fused;
             for step in 0..20 {
                 // A loss whose gradient changes with the parameters and is large enough to clip.
                 let loss = (a.square().sum(Kind::Float) * 3.0 + (&b - 1.0).pow_tensor_scalar(4).sum(Kind::Float)) * 0.2;
@@ -141,11 +107,26 @@ mod tests {
                     Tensor::cat(&[(fa * 1.2).reshape([-1]), (fb - 1.0).pow_tensor_scalar(3) * 0.8], 0)
                 });
                 config.step(&mut opt, &loss);
-                flat_adam.step(&flat, &grad);
+                flat_adam.step(&flat, &grad).unwrap();
                 let reference = tch::no_grad(|| Tensor::cat(&[a.reshape([-1]), b.reshape([-1])], 0));
                 let err = (&reference - &flat).abs().max().double_value(&[]);
-                assert!(err < 1e-5, "clip {clip_norm:?}, fused {fused}, step {step}: {err}");
+                assert!(err < 1e-5, "clip {clip_norm:?}, step {step}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn flat_adam_refuses_mismatched_vectors() {
+        let config = AdamConfig { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, clip_norm: Some(1.0) };
+        let flat = Tensor::ones([6], (Kind::Float, Device::Cpu));
+        let mut adam = FlatAdam::new(config, &flat);
+        for grad in [Tensor::ones([5], (Kind::Float, Device::Cpu)), Tensor::ones([6], (Kind::Double, Device::Cpu))] {
+            let e = adam.step(&flat, &grad).unwrap_err();
+            assert!(e.message().contains("one device, type and length"), "{e}");
+        }
+        // The parameters are untouched by the refusals, and a fitting gradient still steps.
+        assert_eq!(flat.sum(Kind::Float).double_value(&[]), 6.0);
+        adam.step(&flat, &flat.ones_like()).unwrap();
+        assert!(flat.max().double_value(&[]) < 1.0);
     }
 }

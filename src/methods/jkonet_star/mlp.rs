@@ -308,7 +308,7 @@ impl StarTrainer {
         // which restores the copy above; the parameters are scanned (a device sync per tensor)
         // only at the end of an epoch, so a finished run never hands out non-finite ones.
         match (&mut self.explicit, &loss) {
-            (Some(e), _) => e.adam.step(&e.flat, &e.grad),
+            (Some(e), _) => e.adam.step(&e.flat, &e.grad)?,
             (None, Some(loss)) => self.model.config.energy_optim.step(&mut self.opt, loss),
             (None, None) => unreachable!("the autograd path computed a loss"),
         }

@@ -361,11 +361,6 @@ bool is_cpu_float_contiguous(const at::Tensor* t) {
   return t && t->defined() && t->device().is_cpu() && t->scalar_type() == at::kFloat && t->is_contiguous();
 }
 
-// An error raised by an argument check, reported as its text.
-struct Refused : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 // `body()`, or `failure` with the message of whatever it threw: no exception crosses into Rust.
 template <class T, class Body>
 T guarded(char* message, size_t capacity, T failure, Body&& body) {
@@ -382,7 +377,7 @@ T guarded(char* message, size_t capacity, T failure, Body&& body) {
 }
 
 void require(bool ok, const char* what) {
-  if (!ok) throw Refused(what);
+  if (!ok) throw std::runtime_error(what);
 }
 
 }  // namespace

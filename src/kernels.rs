@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::nn::{Activation, Mlp};
 use std::ffi::{c_char, c_void, CStr};
 use std::ptr::NonNull;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 /// The opaque C++ step object.
 #[repr(C)]
@@ -85,11 +85,8 @@ fn message_text(buffer: &[u8]) -> String {
 /// Σ ω_i ‖τ_i ∇ₓV(y_i) + (y_i − x_i)‖² (ω = w / Σw) and its parameter gradient, the arithmetic of
 /// [`Mlp::input_gradient_tape`] and [`crate::nn::InputGradientTape::parameter_vjp_into`].
 pub struct StarMlpStep {
+    /// The C++ object; it holds its own references to the parameter and gradient vectors.
     raw: NonNull<RawStarMlpStep>,
-    /// The parameter and gradient vectors the C++ object reads and writes (it holds views of them;
-    /// these handles document that they live as long as it does).
-    _params: Tensor,
-    _grad: Tensor,
 }
 
 // The C++ object is used only through `&mut self` (one thread at a time) and owns its buffers; the
@@ -99,22 +96,13 @@ unsafe impl Send for StarMlpStep {}
 impl StarMlpStep {
     /// The step for `net`, whose parameters are views into `params` (see
     /// [`crate::nn::flatten_parameters`]), writing its gradient into `grad` (same layout). `None`
-    /// where the kernel does not apply: not a contiguous float32 CPU vector, a layer without bias,
-    /// or no hidden layer.
+    /// where the kernel does not apply (the C++ side checks): not contiguous float32 CPU vectors, a
+    /// layer without bias (the vector is then shorter than the widths say), or no hidden layer.
     pub fn new(net: &Mlp, params: &Tensor, grad: &Tensor) -> Option<StarMlpStep> {
-        let fits = params.device() == Device::Cpu
-            && params.kind() == Kind::Float
-            && grad.device() == Device::Cpu
-            && grad.kind() == Kind::Float
-            && net.has_biases();
-        if !fits {
-            return None;
-        }
         let widths = net.widths();
-        let mut message = [0u8; 256];
         // SAFETY: the tensor handles are live for the call (and the C++ object keeps its own
-        // references to their storage), `widths` is a live slice of `widths.len()` values and
-        // `message` a writable buffer of its length.
+        // references to their storage) and `widths` is a live slice of `widths.len()` values. No
+        // message buffer: a refusal means "use the tensor path", whatever its reason.
         let raw = unsafe {
             ijk_internal_star_mlp_step_new(
                 handle(params),
@@ -122,11 +110,11 @@ impl StarMlpStep {
                 widths.as_ptr(),
                 widths.len(),
                 activation_code(net.activation()),
-                message.as_mut_ptr().cast(),
-                message.len(),
+                std::ptr::null_mut(),
+                0,
             )
         };
-        NonNull::new(raw).map(|raw| StarMlpStep { raw, _params: params.shallow_clone(), _grad: grad.shallow_clone() })
+        NonNull::new(raw).map(|raw| StarMlpStep { raw })
     }
 
     /// One batch: y and displacement (y − x) n × d, weight and tau n values each, and the time
@@ -224,6 +212,7 @@ mod tests {
     use super::*;
     use crate::nn::{flatten_parameters, views_like};
     use tch::nn::VarStore;
+    use tch::{Device, Kind};
 
     fn batch(n: i64, d: i64) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
         tch::manual_seed(3);

@@ -259,11 +259,6 @@ impl Mlp {
         self.activation
     }
 
-    /// Whether every layer has a bias.
-    pub fn has_biases(&self) -> bool {
-        self.layers.iter().all(|l| l.bs.is_some())
-    }
-
     /// Every parameter in layer order: weight, then bias when present.
     pub fn parameters(&self) -> Vec<Tensor> {
         let mut out = Vec::with_capacity(2 * self.layers.len());
